@@ -1,0 +1,107 @@
+"""The ShakerError tree: every user-facing failure, with one readable message.
+
+Each class carries an ``exit_code`` for the command line; the Salt faces turn
+any ShakerError into their own failure form. Messages never contain secrets:
+URLs are redacted before they are put in a message.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShakerError(Exception):
+    """Base of every error salt-shaker reports to a user."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for reports, events and job returns."""
+        return {"error": self.kind, "message": self.message}
+
+
+class UsageError(ShakerError):
+    """A bad command line or setting."""
+
+    exit_code = 2
+    kind = "usage"
+
+
+class ConfigError(UsageError):
+    """A setting has a bad value."""
+
+    kind = "config"
+
+
+class ManifestError(ShakerError):
+    """metadata.yml (or FORMULA) cannot be read."""
+
+    exit_code = 3
+    kind = "manifest"
+
+
+class LockFileError(ShakerError):
+    """formula-requirements.txt cannot be read or does not fit the project."""
+
+    exit_code = 3
+    kind = "lockfile"
+
+
+class ResolutionError(ShakerError):
+    """No consistent set of formula versions exists."""
+
+    exit_code = 4
+    kind = "resolution"
+
+
+class ResolutionConflict(ResolutionError):
+    """Constraints from different places cannot hold together."""
+
+    kind = "conflict"
+
+
+class NoMatchingVersion(ResolutionError):
+    """A constraint matches none of a formula's tags."""
+
+    kind = "no-matching-version"
+
+
+class LimitExceeded(ResolutionError):
+    """A configured resource bound was hit."""
+
+    kind = "limit"
+
+
+class GitError(ShakerError):
+    """A fetch, a missing ref or a broken mirror."""
+
+    exit_code = 5
+    kind = "git"
+
+
+class LayoutError(ShakerError):
+    """The formula root cannot be built or switched."""
+
+    exit_code = 6
+    kind = "layout"
+
+
+class LockHeldError(LayoutError):
+    """Another salt-shaker run holds the root's lock for too long."""
+
+    kind = "busy"
+
+
+class SuspendedError(ShakerError):
+    """Syncing is suspended by an operator."""
+
+    exit_code = 7
+    kind = "suspended"

@@ -1,0 +1,314 @@
+"""metadata.yml text -> Manifest. Pure: no file system, no git.
+
+Grammar (see README.rst, "metadata.yml")::
+
+    formula: my_org/local-formula       # optional, exactly one '/'
+    exports: [local]                     # optional, default: name without -formula
+    dependencies:
+      - org/a-formula>=v1.0,<v2.0        # string: name or git URL, then constraints
+      - {name: org/b-formula, branch: develop, source: https://host/org/b-formula.git}
+    overrides:                           # project only: replaces all other constraints
+      - org/c-formula==v2.0.0
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import ManifestError
+from .sources import check_name, check_url, looks_like_url, name_from_url
+from .versions import OPERATOR_CHARS, Clause, Constraint, is_commit, is_valid_branch_name, parse_constraint, parse_tag
+
+log = logging.getLogger(__name__)
+
+KNOWN_KEYS = frozenset({"formula", "exports", "dependencies", "overrides", "environments", "name", "version", "source", "description"})
+MAPPING_KEYS = ("name", "version", "branch", "rev", "source")
+DEFAULT_MAX_BYTES = 512 * 1024
+_EXPORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One formula a manifest depends on, with its constraint and optional source URL."""
+
+    name: str
+    constraint: Constraint = field(default_factory=Constraint)
+    source: str | None = None
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or f"{self.name}{self.constraint}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a metadata.yml says: own name, exports, dependencies and (project only) overrides."""
+
+    name: str | None = None
+    exports: tuple[str, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    overrides: tuple[Requirement, ...] = ()
+    warnings: tuple[str, ...] = ()
+    path: str = "metadata.yml"
+
+    def exports_for(self, formula: str) -> tuple[str, ...]:
+        """The declared exports, or the default one derived from the formula name."""
+        return self.exports or default_exports(self.name or formula)
+
+
+def default_exports(formula: str) -> tuple[str, ...]:
+    """``org/users-formula`` exports ``users``."""
+    repo = formula.split("/")[-1]
+    return (repo[: -len("-formula")] if repo.endswith("-formula") and len(repo) > 8 else repo,)
+
+
+class _RawFloat(float):
+    """A YAML float that remembers how it was written (``1.10``), for error messages."""
+
+    raw = ""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, so an alias bomb cannot expand."""
+
+    def construct_yaml_float(self, node: Any) -> float:  # type: ignore[override]
+        value = _RawFloat(super().construct_yaml_float(node))
+        value.raw = node.value
+        return value
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            mark = event.start_mark
+            raise ManifestError(
+                f"{self.name}: line {mark.line + 1} uses a YAML alias (*{event.anchor}); write the value out instead."
+            )
+        return super().compose_node(parent, index)
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:float", _NoAliasLoader.construct_yaml_float)
+
+
+def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Safe-load YAML text with size, encoding and alias checks; errors name the file."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise ManifestError(f"{path} is {len(raw)} bytes, over the limit of {max_bytes}; shorten it or raise the 'max_manifest_bytes' setting.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8.") from None
+    loader = _NoAliasLoader(text)
+    loader.name = path
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError(f"{path}:{where} is not valid YAML ({exc.problem or exc.context}); fix the syntax.") from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path} is not valid YAML ({exc}); fix the syntax.") from None
+    except RecursionError:
+        raise ManifestError(f"{path} is nested too deeply; flatten it.") from None
+    finally:
+        loader.dispose()
+
+
+def parse_manifest(data: str | bytes, path: str = "metadata.yml", *, root: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Manifest:
+    """Parse metadata.yml text. ``root`` is True for the project's own file."""
+    document = load_yaml(data, path, max_bytes)
+    if document is None:
+        if root:
+            raise ManifestError(f"{path} is empty; list the formulas under 'dependencies:'.")
+        return Manifest(path=path)
+    if not isinstance(document, dict):
+        raise ManifestError(f"{path} must be a mapping with 'dependencies:' and optional 'formula:' and 'exports:', not a {_type_name(document)}.")
+    warnings = [f"{path}: unknown key '{key}' is ignored." for key in document if key not in KNOWN_KEYS]
+    for warning in warnings:
+        log.warning(warning)
+    overrides = _parse_list(document, "overrides", path)
+    if overrides and not root:
+        warnings.append(f"{path}: 'overrides' is ignored; only the project's metadata.yml can override.")
+        overrides = ()
+    return Manifest(
+        name=_parse_name(document.get("formula"), path),
+        exports=_parse_exports(document.get("exports"), path),
+        requirements=_parse_list(document, "dependencies", path),
+        overrides=overrides,
+        warnings=tuple(warnings),
+        path=path,
+    )
+
+
+def _type_name(value: Any) -> str:
+    for kind, label in ((bool, "boolean"), ((int, float), "number"), (str, "string"), (dict, "mapping"), (list, "list")):
+        if isinstance(value, kind):
+            return label
+    return "null" if value is None else type(value).__name__
+
+
+def _parse_name(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ManifestError(f"{path}: 'formula' must be a string like 'my_org/local-formula', not a {_type_name(value)}.")
+    reason = check_name(value.strip())
+    if reason:
+        raise ManifestError(f"{path}: formula name '{value}' {reason}.")
+    return value.strip()
+
+
+def _parse_exports(value: Any, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ManifestError(f"{path}: 'exports' must be a non-empty list of directory names, like [users].")
+    exports = []
+    for index, export in enumerate(value, 1):
+        if not isinstance(export, str) or not _EXPORT_RE.match(export) or ".." in export:
+            raise ManifestError(
+                f"{path}: export {index} ({export!r}) is not a safe directory name; use letters, digits, '.', '_' and '-', not starting with '_' or '.'."
+            )
+        exports.append(export)
+    if len(set(exports)) != len(exports):
+        raise ManifestError(f"{path}: 'exports' lists a name twice; list each export once.")
+    return tuple(exports)
+
+
+def _parse_list(document: dict[str, Any], key: str, path: str) -> tuple[Requirement, ...]:
+    entries = document.get(key)
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ManifestError(f"{path}: '{key}' must be a list, not a {_type_name(entries)}.")
+    singular = {"dependencies": "dependency", "overrides": "override"}.get(key, key)
+    requirements = tuple(parse_entry(entry, f"{path}: {singular} {index}") for index, entry in enumerate(entries, 1))
+    _note_duplicates(requirements, path)
+    return requirements
+
+
+def _note_duplicates(requirements: tuple[Requirement, ...], path: str) -> None:
+    seen: set[str] = set()
+    for requirement in requirements:
+        if requirement.name in seen:
+            log.debug("%s lists %s more than once; its constraints must all hold.", path, requirement.name)
+        seen.add(requirement.name)
+
+
+def parse_entry(entry: Any, where: str) -> Requirement:
+    """One dependency entry (string or mapping); ``where`` starts every error message."""
+    if isinstance(entry, str):
+        return parse_requirement(entry, where)
+    if isinstance(entry, dict):
+        return _parse_mapping(entry, where)
+    raise ManifestError(f"{where} ({entry!r}) is a {_type_name(entry)}; write 'org/name-formula>=v1.0' or a mapping with 'name:'.")
+
+
+def parse_requirement(text: str, where: str = "dependency") -> Requirement:
+    """``org/a-formula>=v1.0,<v2.0`` or ``<git url>==v1.0`` -> Requirement."""
+    stripped = text.strip()
+    label = f"{where} ('{_short(stripped)}')"
+    is_url = looks_like_url(stripped)
+    split_at = _constraint_start(stripped, "=!<>" if is_url else OPERATOR_CHARS)
+    head, spec = stripped[:split_at].strip(), stripped[split_at:]
+    constraint = _constraint(spec, label)
+    if is_url:
+        name, source = _name_from_source(head, label), head
+    else:
+        name, source = _checked_name(head, label), None
+    return Requirement(name, constraint, source, stripped)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _constraint_start(text: str, chars: str) -> int:
+    positions = [text.find(char) for char in chars if char in text]
+    return min(positions) if positions else len(text)
+
+
+def _constraint(spec: str, label: str) -> Constraint:
+    try:
+        return parse_constraint(spec)
+    except ValueError as exc:
+        raise ManifestError(f"{label} {exc}.") from None
+
+
+def _checked_name(name: str, label: str) -> str:
+    reason = check_name(name)
+    if reason:
+        raise ManifestError(f"{label}: the name {reason}; write '<org>/<name>-formula'.")
+    return name
+
+
+def _name_from_source(url: str, label: str) -> str:
+    reason = check_url(url)
+    if reason:
+        raise ManifestError(f"{label}: the source URL {reason}.")
+    name = name_from_url(url)
+    if name is None:
+        raise ManifestError(f"{label}: cannot tell '<org>/<name>' from the URL; use a mapping with 'name:' and 'source:'.")
+    return name
+
+
+def _parse_mapping(entry: dict[str, Any], where: str) -> Requirement:
+    label = f"{where} ({_short(_render_mapping(entry))})"
+    unknown = [key for key in entry if key not in MAPPING_KEYS]
+    if unknown:
+        raise ManifestError(f"{label} has unknown key '{unknown[0]}'; use {', '.join(MAPPING_KEYS)}.")
+    for key, value in entry.items():
+        if value is not None and not isinstance(value, str):
+            hint = f"; quote it ('{getattr(value, 'raw', value)}') so it is read as text" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+            raise ManifestError(f"{label}: '{key}' is a {_type_name(value)}, not a string{hint}.")
+    source = _mapping_source(entry, label)
+    name = entry.get("name")
+    if not name:
+        if source is None:
+            raise ManifestError(f"{label} has no 'name'; add 'name: <org>/<name>-formula'.")
+        name = _name_from_source(source, label)
+    elif "/" not in name and source is not None:
+        name = _name_from_source(source, label)
+    constraint = _mapping_constraint(entry, label)
+    name = _checked_name(name.strip(), label)
+    return Requirement(name, constraint, source, f"{name}{constraint}")
+
+
+def _render_mapping(entry: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{key}: {getattr(value, 'raw', value)}" for key, value in entry.items()) + "}"
+
+
+def _mapping_source(entry: dict[str, Any], label: str) -> str | None:
+    source = entry.get("source")
+    if source is None:
+        return None
+    source = source.strip()
+    reason = check_url(source)
+    if reason:
+        raise ManifestError(f"{label}: the source URL {reason}.")
+    return source
+
+
+def _mapping_constraint(entry: dict[str, Any], label: str) -> Constraint:
+    given = [key for key in ("version", "branch", "rev") if entry.get(key)]
+    if len(given) > 1:
+        raise ManifestError(f"{label} gives both '{given[0]}' and '{given[1]}'; keep one.")
+    if not given:
+        return Constraint()
+    key = given[0]
+    value = entry[key].strip()
+    if key == "branch":
+        if not is_valid_branch_name(value) or parse_tag(value) is not None or is_commit(value):
+            raise ManifestError(f"{label}: branch '{value}' is not a branch name salt-shaker can pin (it looks like a version or commit, or is not a valid ref).")
+        return Constraint((Clause("==", value),))
+    if key == "rev":
+        if not is_commit(value):
+            raise ManifestError(f"{label}: rev '{value}' is not a full 40-hex commit id.")
+        return Constraint((Clause("==", value),))
+    if value[:1] not in OPERATOR_CHARS:
+        value = f"=={value}"
+    return _constraint(value, label)

@@ -1,0 +1,378 @@
+"""Pick one git ref per formula so every constraint holds: a resolvelib provider.
+
+The resolver sees formulas only through an ``Index`` (tags, branches and the
+metadata.yml at a commit), so it never touches git and is tested with an
+in-memory index. Conflicts are explained as pip explains them: each
+constraint with the chain of formulas that asked for it, then what to try.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+
+import resolvelib
+from packaging.version import Version
+
+from .errors import LimitExceeded, ManifestError, NoMatchingVersion, ResolutionConflict
+from .manifest import Manifest, Requirement
+from .sources import redact
+from .versions import Constraint, parse_tag, version_tags
+
+log = logging.getLogger(__name__)
+
+ROOT_LABEL = "project"
+DEFAULT_MAX_ROUNDS = 10_000
+DEFAULT_MAX_FORMULAS = 5_000
+
+
+class Index(Protocol):
+    """Where the resolver learns about formulas; the git cache implements it."""
+
+    def versions(self, source: str) -> Mapping[str, str]:
+        """Every tag of the repository at ``source``, mapped to the commit it names."""
+
+    def branches(self, source: str) -> Mapping[str, str]:
+        """Every branch of the repository at ``source``, mapped to its head commit."""
+
+    def manifest_at(self, source: str, commit: str) -> Manifest:
+        """The metadata.yml of the repository at a commit (an empty Manifest when it has none)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One pinnable state of a formula: a tag, a branch head or a commit."""
+
+    name: str
+    ref: str
+    kind: str
+    commit: str
+    source: str
+    version: Version | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.ref}"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The resolved state of one formula."""
+
+    name: str
+    ref: str
+    kind: str
+    commit: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``parent`` (None for the project) asks for ``requirement``."""
+
+    parent: str | None
+    parent_ref: str | None
+    requirement: Requirement
+
+
+@dataclass
+class Resolution:
+    """The outcome: one pin per formula, who asked for what, and each pin's manifest."""
+
+    pins: dict[str, Pin] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve(
+    project: Manifest,
+    index: Index,
+    default_source: Callable[[str], str],
+    *,
+    preferred: Mapping[str, str] | None = None,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    max_formulas: int = DEFAULT_MAX_FORMULAS,
+) -> Resolution:
+    """Resolve the project's dependency graph to one pin per formula.
+
+    ``preferred`` maps formula names to refs to keep when the constraints allow
+    (a conservative update); every other formula gets its highest allowed tag.
+    """
+    provider = _Provider(project, index, default_source, preferred or {}, max_formulas)
+    roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
+    if not roots:
+        return Resolution(warnings=list(project.warnings))
+    resolver: resolvelib.Resolver = resolvelib.Resolver(provider, resolvelib.BaseReporter())
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except resolvelib.ResolutionImpossible as exc:
+        raise provider.explain(exc.causes) from None
+    except resolvelib.ResolutionTooDeep:
+        raise LimitExceeded(
+            f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."
+        ) from None
+    return provider.resolution(result)
+
+
+def _requirement_sort_key(requirement: Requirement) -> tuple[str, str, str]:
+    return (requirement.name, str(requirement.constraint), requirement.source or "")
+
+
+class _Provider(resolvelib.AbstractProvider):
+    def __init__(
+        self,
+        project: Manifest,
+        index: Index,
+        default_source: Callable[[str], str],
+        preferred: Mapping[str, str],
+        max_formulas: int,
+    ) -> None:
+        self.project = project
+        self.index = index
+        self.default_source = default_source
+        self.preferred = preferred
+        self.max_formulas = max_formulas
+        self.overrides = {override.name: override for override in project.overrides}
+        self.manifests: dict[tuple[str, str], Manifest] = {}
+        self.required_by: dict[str, list[Candidate | None]] = {}
+        self.unused_overrides = set(self.overrides)
+        self.seen: set[str] = set()
+
+    # -- the resolvelib contract (called by keyword: keep the signatures) --
+
+    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
+        return requirement_or_candidate.name
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[resolvelib.structs.RequirementInformation]],
+        backtrack_causes: Sequence[resolvelib.structs.RequirementInformation],
+    ) -> tuple[bool, bool, str]:
+        in_causes = any(cause.requirement.name == identifier for cause in backtrack_causes)
+        pinned = any(self._effective(info.requirement).kind in ("rev", "branch") for info in information[identifier])
+        return (not in_causes, not pinned, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Requirement]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        wanted = list(requirements[identifier])
+        excluded = set(incompatibilities[identifier])
+        constraints = self._constraints(identifier, wanted)
+        source = self._source(identifier, wanted)
+        found = [c for c in self._candidates(identifier, source, constraints) if c not in excluded]
+        return self._prefer_locked(identifier, found)
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        return _satisfies(self._effective(requirement), candidate)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        manifest = self._manifest(candidate)
+        children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
+        for requirement in children:
+            self._note_parent(requirement.name, candidate)
+        return sorted(children, key=_requirement_sort_key)
+
+    # -- inputs --
+
+    def root_requirements(self) -> list[Requirement]:
+        roots = [r for r in self.project.requirements if r.name != self.project.name]
+        for requirement in roots:
+            self._note_parent(requirement.name, None)
+        return roots
+
+    def _note_parent(self, name: str, parent: Candidate | None) -> None:
+        parents = self.required_by.setdefault(name, [])
+        if parent not in parents:
+            parents.append(parent)
+        self.seen.add(name)
+        if len(self.seen) > self.max_formulas:
+            raise LimitExceeded(
+                f"The dependency graph names more than {self.max_formulas} formulas; raise the 'max_formulas' setting if that is intended."
+            )
+
+    def _effective(self, requirement: Requirement) -> Constraint:
+        override = self.overrides.get(requirement.name)
+        if override is not None:
+            self.unused_overrides.discard(requirement.name)
+            return override.constraint
+        return requirement.constraint
+
+    def _constraints(self, identifier: str, wanted: list[Requirement]) -> list[Constraint]:
+        if identifier in self.overrides:
+            self.unused_overrides.discard(identifier)
+            return [self.overrides[identifier].constraint]
+        return [requirement.constraint for requirement in wanted]
+
+    def _source(self, identifier: str, wanted: list[Requirement]) -> str:
+        override = self.overrides.get(identifier)
+        if override is not None and override.source:
+            return override.source
+        explicit = sorted({r.source for r in wanted if r.source})
+        if len(explicit) > 1:
+            raise ResolutionConflict(
+                f"{identifier} is asked for from two sources, {redact(explicit[0])} and {redact(explicit[1])}; "
+                "name one source, or set it with an 'overrides:' entry in the project's metadata.yml."
+            )
+        return explicit[0] if explicit else self.default_source(identifier)
+
+    # -- candidates --
+
+    def _candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
+        kinds = {constraint.kind for constraint in constraints} - {"any"}
+        if kinds == {"rev"}:
+            return self._rev_candidates(name, source, constraints)
+        if kinds == {"branch"}:
+            return self._branch_candidates(name, source, constraints)
+        if kinds - {"version"}:
+            return []
+        return self._tag_candidates(name, source, constraints)
+
+    def _rev_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
+        commits = {c.target.lower() for c in constraints if c.kind == "rev"}
+        if len(commits) != 1:
+            return []
+        commit = commits.pop()
+        return [Candidate(name, commit, "rev", commit, source)]
+
+    def _branch_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
+        targets = {c.target for c in constraints if c.kind == "branch"}
+        if len(targets) != 1:
+            return []
+        branch = targets.pop()
+        commit = self.index.branches(source).get(branch)
+        return [Candidate(name, branch, "branch", commit, source)] if commit else []
+
+    def _tag_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
+        tags = self.index.versions(source)
+        prereleases = any(constraint.names_prerelease for constraint in constraints)
+        return [
+            Candidate(name, tag, "tag", tags[tag], source, version)
+            for tag, version in version_tags(tags)
+            if all(constraint.allows(version, prereleases) for constraint in constraints)
+        ]
+
+    def _prefer_locked(self, name: str, found: list[Candidate]) -> list[Candidate]:
+        locked = self.preferred.get(name)
+        if locked is None:
+            return found
+        keep = [candidate for candidate in found if candidate.ref == locked]
+        return keep + [candidate for candidate in found if candidate.ref != locked]
+
+    def _manifest(self, candidate: Candidate) -> Manifest:
+        key = (candidate.source, candidate.commit)
+        if key not in self.manifests:
+            try:
+                self.manifests[key] = self.index.manifest_at(candidate.source, candidate.commit)
+            except ManifestError as exc:
+                raise ManifestError(f"{candidate.name} {candidate.ref}: {exc.message}") from None
+        return self.manifests[key]
+
+    # -- outputs --
+
+    def resolution(self, result: resolvelib.resolvers.Result) -> Resolution:
+        pins = {
+            name: Pin(c.name, c.ref, c.kind, c.commit, c.source)
+            for name, c in sorted(result.mapping.items())
+        }
+        edges = [
+            Edge(info.parent.name if info.parent else None, info.parent.ref if info.parent else None, info.requirement)
+            for name in sorted(result.criteria)
+            for info in result.criteria[name].information
+        ]
+        manifests = {name: self._manifest(c) for name, c in result.mapping.items()}
+        warnings = list(self.project.warnings)
+        warnings += [w for m in manifests.values() for w in m.warnings]
+        warnings += [
+            f"The override for {name} matches no dependency; remove it from 'overrides:'."
+            for name in sorted(self.unused_overrides)
+        ]
+        return Resolution(pins, edges, manifests, warnings)
+
+    def explain(self, causes: Sequence[resolvelib.structs.RequirementInformation]) -> Exception:
+        """Turn resolvelib's causes into a NoMatchingVersion or a ResolutionConflict."""
+        by_name: dict[str, list[resolvelib.structs.RequirementInformation]] = {}
+        for cause in causes:
+            by_name.setdefault(cause.requirement.name, []).append(cause)
+        for name, infos in sorted(by_name.items()):
+            for info in infos:
+                alone = self._explain_alone(name, info)
+                if alone is not None:
+                    return alone
+        return ResolutionConflict(self._conflict_text(by_name), causes=[str(c.requirement) for c in causes])
+
+    def _explain_alone(self, name: str, info: resolvelib.structs.RequirementInformation) -> NoMatchingVersion | None:
+        constraints = self._constraints(name, [info.requirement])
+        source = self._source(name, [info.requirement])
+        if self._candidates(name, source, constraints):
+            return None
+        constraint = constraints[0]
+        asked = " -> ".join(self._chain(info.parent) + [str(info.requirement)])
+        return NoMatchingVersion(f"{self._nothing_matches(name, source, constraint)} (asked by {asked}).")
+
+    def _nothing_matches(self, name: str, source: str, constraint: Constraint) -> str:
+        if constraint.kind == "branch":
+            branches = sorted(self.index.branches(source))
+            return f"{name} has no branch '{constraint.target}'; its branches are {_listing(branches)}"
+        if constraint.kind == "rev":
+            return f"{name} has no commit {constraint.target}"
+        tags = [tag for tag, _ in version_tags(self.index.versions(source))]
+        if not tags:
+            return f"{name} has no version tags; tag a release (git tag v1.0.0) or pin a branch with '==<branch>'"
+        stable = [tag for tag in tags if not _is_prerelease(tag)]
+        if not stable and constraint.kind == "any":
+            return f"{name} has only prerelease tags ({_listing(tags)}); name one, like '=={tags[0]}'"
+        return f"No tag of {name} satisfies '{constraint}'; its version tags are {_listing(tags)}"
+
+    def _conflict_text(self, by_name: Mapping[str, list[resolvelib.structs.RequirementInformation]]) -> str:
+        lines: list[str] = []
+        for name, infos in sorted(by_name.items()):
+            lines.append(f"Cannot pick one version of {name} that satisfies every constraint:")
+            chains = sorted({" -> ".join(self._chain(info.parent) + [str(info.requirement)]) for info in infos})
+            lines.extend(f"  {chain}" for chain in chains)
+            source = self._source(name, [info.requirement for info in infos])
+            tags = [tag for tag, _ in version_tags(self.index.versions(source))]
+            lines.append(f"  {name} has the version tags {_listing(tags)}.")
+        lines.append(
+            "Relax one of these constraints, or force one version with an 'overrides:' entry in the project's metadata.yml."
+        )
+        return "\n".join(lines)
+
+    def _chain(self, candidate: Candidate | None) -> list[str]:
+        chain: list[str] = []
+        visited: set[str] = set()
+        while candidate is not None and candidate.name not in visited:
+            visited.add(candidate.name)
+            chain.insert(0, str(candidate))
+            parents = self.required_by.get(candidate.name, [None])
+            candidate = None if None in parents else parents[0]
+        return [ROOT_LABEL] + chain
+
+
+def _is_prerelease(tag: str) -> bool:
+    version = parse_tag(tag)
+    return bool(version and version.is_prerelease)
+
+
+def _listing(items: Iterable[str], limit: int = 10) -> str:
+    items = list(items)
+    if not items:
+        return "none"
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+def _satisfies(constraint: Constraint, candidate: Candidate) -> bool:
+    kind = constraint.kind
+    if kind == "any":
+        return True
+    if kind == "rev":
+        return candidate.commit.lower() == constraint.target.lower()
+    if kind == "branch":
+        return candidate.kind == "branch" and candidate.ref == constraint.target
+    return candidate.version is not None and constraint.specifier().contains(candidate.version, prereleases=True)
