@@ -1,0 +1,3 @@
+shaker_example_common:
+  test.succeed_without_changes:
+    - name: common

@@ -1,0 +1,3 @@
+shaker_example_firewall:
+  test.succeed_without_changes:
+    - name: firewall

@@ -1,0 +1,325 @@
+"""The use cases: install, install_pinned, update, check, status.
+
+Each takes :class:`Settings`, computes a plan first and acts second (so
+``simulate``, ``check`` and Salt's ``test=True`` are the same path with the act
+step skipped), and returns a Report: plain data for every face.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from . import lockfile
+from .errors import GitError, LockFileError, ManifestError, UsageError
+from .git import Credentials, GitCache
+from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
+from .lockfile import LockEntry, LockFile
+from .manifest import Manifest, Requirement, parse_manifest
+from .resolver import Resolution, resolve
+from .settings import Settings
+from .sources import redact
+
+log = logging.getLogger(__name__)
+
+Report = dict[str, Any]
+Progress = Callable[[str, int, int], None]
+
+
+# -- use cases --
+
+
+def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+    """Resolve metadata.yml to the newest allowed versions, write the lock, publish."""
+    return _resolve_and_publish("install", settings, progress, project=project)
+
+
+def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+    """Move ``names`` (all when empty) to the newest allowed versions; keep the rest where allowed."""
+    return _resolve_and_publish("update", settings, progress, names=names or [], project=project)
+
+
+def check(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+    """What ``install`` would change in the lock, writing nothing."""
+    simulated = Settings.from_mapping({**_as_mapping(settings), "simulate": True})
+    report = _resolve_and_publish("check", simulated, progress, project=project)
+    report["pending"] = report["lock_changed"]
+    return report
+
+
+def install_pinned(settings: Settings, progress: Progress | None = None) -> Report:
+    """Publish exactly what formula-requirements.txt pins; never re-resolve."""
+    with _session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
+        old = lockfile.read(settings.lock_path)
+        if not old:
+            raise LockFileError(
+                f"{settings.lock_path.name} in {settings.root} is missing or empty; run `salt-shaker install` to create it (nothing was changed)."
+            )
+        new, warnings = _pinned_lock(settings, cache, old)
+        return _publish("install_pinned", settings, cache, vendor, old, new, warnings)
+
+
+def status(settings: Settings) -> Report:
+    """What ``vendor/_root`` serves against what the lock pins."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    lock = lockfile.read(settings.lock_path)
+    release = vendor.current_id()
+    served = records_by_name(vendor.release_info(release) if release else None)
+    pinned = {e.name: {"ref": e.ref, "commit": e.commit} for e in lock.entries}
+    differences = {
+        name: {"pinned": pinned.get(name), "served": _ref_commit(served.get(name))}
+        for name in sorted(set(pinned) | set(served))
+        if _ref_commit(served.get(name)) != pinned.get(name)
+    }
+    return {
+        "command": "status",
+        "success": True,
+        "root_dir": str(settings.root),
+        "release": release,
+        "formulas": {name: _ref_commit(record) for name, record in sorted(served.items())},
+        "in_sync": bool(release) and not differences,
+        "differences": differences,
+        "releases": [info.release for info in vendor.history()],
+    }
+
+
+# -- resolution --
+
+
+def read_project(settings: Settings) -> Manifest:
+    """The project's metadata.yml; a missing file is a clear error."""
+    path = settings.manifest_path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"{path.name} not found in {settings.root}; create it, or run `salt-shaker install-pinned-versions` to install from the lock.") from None
+    return parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes)
+
+
+def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Manifest:
+    """A project Manifest from a list of dependency entries (the shaker.pinned state's form)."""
+    document = {"dependencies": dependencies}
+    import yaml
+
+    return parse_manifest(yaml.safe_dump(document), "dependencies", max_bytes=settings.max_manifest_bytes)
+
+
+def _resolve_and_publish(command: str, settings: Settings, progress: Progress | None, *, names: list[str] | None = None, project: Manifest | None = None) -> Report:
+    project = project or read_project(settings)
+    with _session(settings, "always", progress) as (cache, vendor):
+        old = lockfile.read(settings.lock_path)
+        preferred = _preferred(old, names) if names is not None else None
+        cache.prefetch(settings.default_source(r.name) if not r.source else r.source for r in project.requirements)
+        resolution = resolve(
+            project,
+            _PrefetchingIndex(cache, settings),
+            settings.default_source,
+            preferred=preferred,
+            max_rounds=settings.max_resolution_rounds,
+            max_formulas=settings.max_formulas,
+        )
+        new = _lock_from(resolution, settings)
+        return _publish(command, settings, cache, vendor, old, new, resolution.warnings)
+
+
+def _preferred(old: LockFile, names: list[str]) -> dict[str, str]:
+    locked = old.by_name()
+    unknown = [name for name in names if name not in locked]
+    if unknown:
+        raise UsageError(f"{unknown[0]} is not in formula-requirements.txt; name a locked formula, or run `salt-shaker install`.")
+    return {name: entry.ref for name, entry in locked.items() if names and name not in names}
+
+
+def _lock_from(resolution: Resolution, settings: Settings) -> LockFile:
+    return lockfile.make(
+        LockEntry(pin.name, pin.ref, pin.commit, None if pin.source == settings.default_source(pin.name) else pin.source)
+        for pin in resolution.pins.values()
+    )
+
+
+class _PrefetchingIndex:
+    """The git cache as the resolver's Index, starting fetches of a manifest's dependencies as soon as it is read."""
+
+    def __init__(self, cache: GitCache, settings: Settings) -> None:
+        self.cache = cache
+        self.settings = settings
+
+    def versions(self, source: str) -> Mapping[str, str]:
+        return self.cache.versions(source)
+
+    def branches(self, source: str) -> Mapping[str, str]:
+        return self.cache.branches(source)
+
+    def manifest_at(self, source: str, commit: str) -> Manifest:
+        manifest = self.cache.manifest_at(source, commit)
+        self.cache.prefetch(_source_of(r, self.settings) for r in manifest.requirements)
+        return manifest
+
+
+def _source_of(requirement: Requirement | LockEntry, settings: Settings) -> str:
+    return requirement.source or settings.default_source(requirement.name)
+
+
+# -- pinned installs --
+
+
+def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[LockFile, list[str]]:
+    with_commit = [(_source_of(e, settings), e.commit) for e in old.entries if e.commit]
+    cache.prefetch(_source_of(e, settings) for e in old.entries if not e.commit or settings.remote_check)
+    cache.ensure_commits((source, commit) for source, commit in with_commit if commit)
+    entries, warnings = [], []
+    for entry in old.entries:
+        entries.append(_pinned_entry(entry, settings, cache, warnings))
+    return lockfile.make(entries), warnings
+
+
+def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> LockEntry:
+    source = _source_of(entry, settings)
+    if entry.kind == "rev":
+        cache.ensure_commits([(source, entry.ref)])
+        return LockEntry(entry.name, entry.ref, entry.ref, entry.source)
+    if entry.commit and entry.kind == "branch" and not settings.remote_check:
+        return entry
+    refs = cache.versions(source) if entry.kind == "tag" else cache.branches(source)
+    current = refs.get(entry.ref)
+    if current is None:
+        if entry.commit:
+            warnings.append(f"{entry.name}: {entry.kind} {entry.ref} is gone from {redact(source)}; installing the locked commit {entry.commit[:12]}.")
+            return entry
+        raise GitError(f"{entry.name} has no {entry.kind} '{entry.ref}' at {redact(source)}; run `salt-shaker update {entry.name}`.")
+    if entry.commit is None or current == entry.commit:
+        return LockEntry(entry.name, entry.ref, current, entry.source)
+    if settings.remote_check:
+        warnings.append(f"{entry.name}: {entry.kind} {entry.ref} moved from {entry.commit[:12]} to {current[:12]}; the lock now pins the new commit.")
+        return LockEntry(entry.name, entry.ref, current, entry.source)
+    if entry.kind == "branch":
+        return entry
+    raise GitError(
+        f"{entry.name}: tag {entry.ref} now points at {current[:12]}, but the lock pins {entry.commit[:12]}; "
+        "run with --enable-remote-check (remote_check) to accept the move, or restore the tag."
+    )
+
+
+# -- publishing --
+
+
+def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> Report:
+    cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
+    plan = plan_release([_formula_tree(entry, settings, cache) for entry in new.entries])
+    lock_text = lockfile.render(new, settings.default_source)
+    lock_changed = _lock_changed(settings.lock_path, lock_text)
+    report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
+    if settings.simulate:
+        return report
+    previous = vendor.current_id()
+    vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
+    if lock_changed:
+        lockfile.write(settings.lock_path, new, settings.default_source)
+    if previous != plan.release_id:
+        vendor.switch(plan.release_id)
+    vendor.collect_garbage()
+    previous_info = vendor.release_info(previous) if previous else None
+    report.update(
+        published=previous != plan.release_id,
+        previous_release=previous,
+        module_dirs_changed=set(previous_info.module_dirs if previous_info else []) != set(plan.module_dirs)
+        or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan),
+    )
+    return report
+
+
+def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache) -> FormulaTree:
+    source = _source_of(entry, settings)
+    assert entry.commit is not None
+    manifest = cache.manifest_at(source, entry.commit)
+    top = cache.list_top(source, entry.commit)
+    return FormulaTree(
+        name=entry.name,
+        ref=entry.ref,
+        commit=entry.commit,
+        source=source,
+        exports=manifest.exports_for(entry.name),
+        exports_declared=bool(manifest.exports),
+        top_dirs=frozenset(name for name, kind in top.items() if kind == "tree"),
+        top_files=frozenset(name for name, kind in top.items() if kind == "blob"),
+    )
+
+
+def _lock_changed(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") != text
+    except (FileNotFoundError, UnicodeDecodeError):
+        return True
+
+
+def _module_formulas_changed(previous: Mapping[str, Mapping[str, Any]], plan: LayoutPlan) -> bool:
+    for formula in plan.formulas:
+        if formula.module_dirs and previous.get(formula.name, {}).get("commit") != formula.commit:
+            return True
+    return any(record.get("module_dirs") and name not in {f.name for f in plan.formulas} for name, record in previous.items())
+
+
+def _report(command: str, settings: Settings, old: LockFile, new: LockFile, plan: LayoutPlan, lock_changed: bool, warnings: list[str]) -> Report:
+    return {
+        "command": command,
+        "success": True,
+        "simulate": settings.simulate,
+        "root_dir": str(settings.root),
+        "changes": diff_locks(old, new),
+        "lock_changed": lock_changed,
+        "release": plan.release_id,
+        "published": False,
+        "previous_release": None,
+        "module_dirs_changed": False,
+        "formulas": {e.name: {"ref": e.ref, "commit": e.commit} for e in new.entries},
+        "warnings": warnings,
+    }
+
+
+def diff_locks(old: LockFile, new: LockFile) -> dict[str, dict[str, Any]]:
+    """``{name: {old: {ref, commit} | None, new: {ref, commit} | None}}`` for every formula that differs."""
+    before, after = old.by_name(), new.by_name()
+    changes = {}
+    for name in sorted(set(before) | set(after)):
+        was, now = _ref_commit(before.get(name)), _ref_commit(after.get(name))
+        if was != now:
+            changes[name] = {"old": was, "new": now}
+    return changes
+
+
+def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    if isinstance(item, LockEntry):
+        return {"ref": item.ref, "commit": item.commit}
+    return {"ref": item.get("ref"), "commit": item.get("commit")}
+
+
+# -- sessions --
+
+
+@contextmanager
+def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
+    vendor = Vendor(settings.root, settings.keep_releases)
+    cache = GitCache(
+        settings.cache_path,
+        credentials=Credentials(settings.credentials),
+        jobs=settings.jobs,
+        fetch_policy=fetch_policy,
+        offline=settings.offline,
+        timeout=settings.git_timeout,
+        progress=progress,
+    )
+    started = time.monotonic()
+    with ExitStack() as stack:
+        stack.enter_context(cache)
+        if not settings.simulate:
+            stack.enter_context(vendor.lock(settings.lock_timeout))
+        yield cache, vendor
+    log.info("done in %.2fs; fetched %d mirrors", time.monotonic() - started, len(cache.fetched))
+
+
+def _as_mapping(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}

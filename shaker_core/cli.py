@@ -1,0 +1,211 @@
+"""``salt-shaker``: the command line over :mod:`shaker_core.api`.
+
+Exit codes: 0 success (and, for ``check``, nothing pending); 1 ``check`` found
+changes; 2 usage; 3 manifest or lock error; 4 resolution conflict; 5 git or
+network error; 6 layout or lock held; 7 suspended; 70 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__, api
+from .errors import ShakerError, UsageError
+from .manifest import load_yaml
+from .settings import Settings
+
+log = logging.getLogger("shaker_core")
+
+COMMANDS = {
+    "install": "resolve metadata.yml to the newest allowed versions, write the lock, publish",
+    "install-pinned-versions": "publish exactly what formula-requirements.txt pins",
+    "check": "show what install would change; exit 1 when the lock would change",
+    "update": "move the named formulas (all when none) to the newest allowed versions",
+    "status": "show what vendor/_root serves against the lock",
+}
+ENV_PREFIX = "SHAKER_"
+CONFIG_FILE = "shaker.yml"
+FILE_SETTINGS = ("cache_dir", "source_template", "jobs", "remote_check", "keep_releases", "offline", "credentials",
+                 "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args)
+    try:
+        settings = load_settings(args)
+        report = _run(args, settings)
+    except ShakerError as exc:
+        log.debug("failed", exc_info=True)
+        print(f"salt-shaker: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("salt-shaker: interrupted; nothing half-done is served.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"salt-shaker: internal error: {exc!r}; run again with --debug and report it.", file=sys.stderr)
+        return 70
+    try:
+        _print(report, args.json)
+    except BrokenPipeError:
+        sys.stderr.close()
+    return 1 if report.get("pending") else 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    progress = _progress_printer() if sys.stderr.isatty() and not args.json else None
+    commands: dict[str, Callable[[], dict[str, Any]]] = {
+        "install": lambda: api.install(settings, progress),
+        "install-pinned-versions": lambda: api.install_pinned(settings, progress),
+        "check": lambda: api.check(settings, progress),
+        "update": lambda: api.update(settings, list(args.names), progress),
+        "status": lambda: api.status(settings),
+    }
+    return commands[args.command]()
+
+
+# -- arguments and settings --
+
+
+def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--root_dir", "--root-dir", dest="root_dir", default=default, metavar="DIR",
+                        help="project directory holding metadata.yml, formula-requirements.txt and vendor/ (default: .)")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("--verbose", "-v", action="store_true", default=default, help="log what is done (info)")
+    verbosity.add_argument("--debug", action="store_true", default=default, help="log everything, show tracebacks")
+    parser.add_argument("--simulate", "-s", action="store_true", default=default, help="do everything but write the lock, the release or _root")
+    parser.add_argument("--enable-remote-check", "-r", dest="remote_check", action="store_true", default=default,
+                        help="fetch every source and accept tags that moved")
+    parser.add_argument("--offline", action="store_true", default=default, help="never touch the network; use the cache only")
+    parser.add_argument("--jobs", "-j", type=int, default=default, metavar="N", help="fetch N sources at once (default 8)")
+    parser.add_argument("--cache-dir", dest="cache_dir", default=default, metavar="DIR", help="where mirrors live (default vendor/cache)")
+    parser.add_argument("--source-template", dest="source_template", default=default, metavar="TEMPLATE",
+                        help="URL for org/name, like https://git.example.com/{org}/{name}.git")
+    parser.add_argument("--json", action="store_true", default=default, help="print the report as JSON")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="salt-shaker", description="Resolve, pin and publish Salt formula dependencies from git.")
+    parser.add_argument("--version", action="version", version=f"salt-shaker {__version__}")
+    _common_flags(parser, None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, text in COMMANDS.items():
+        command = sub.add_parser(name, help=text, description=text)
+        _common_flags(command, argparse.SUPPRESS)
+        if name == "update":
+            command.add_argument("names", nargs="*", metavar="NAME", help="formulas to move, like org/users-formula")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """shaker.yml, then SHAKER_* environment variables, then flags; later wins."""
+    root = Path(args.root_dir or os.environ.get(f"{ENV_PREFIX}ROOT_DIR") or ".")
+    merged: dict[str, Any] = {}
+    merged.update(_file_settings(root / CONFIG_FILE))
+    merged.update(_env_settings())
+    merged.update({k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__ and v not in (None, False)})
+    merged["root_dir"] = root
+    return Settings.from_mapping(merged, origin=CONFIG_FILE if (root / CONFIG_FILE).exists() else "settings")
+
+
+def _file_settings(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    document = load_yaml(data, path.name)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise UsageError(f"{path.name} must be a mapping of settings, like 'source_template: https://git.example.com/{{org}}/{{name}}.git'.")
+    for key in document:
+        if key not in FILE_SETTINGS:
+            log.warning("%s: unknown setting '%s' is ignored.", path.name, key)
+    return {k: v for k, v in document.items() if k in FILE_SETTINGS}
+
+
+def _env_settings() -> dict[str, Any]:
+    found = {}
+    for name in FILE_SETTINGS:
+        value = os.environ.get(f"{ENV_PREFIX}{name.upper()}")
+        if value is not None and name != "credentials":
+            found[name] = value
+    return found
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+# -- output --
+
+
+def _progress_printer() -> Callable[[str, int, int], None]:
+    def show(name: str, received: int, total: int) -> None:
+        sys.stderr.write(f"\r\033[Kfetching {name}: {received}/{total} objects")
+        if received >= total:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    return show
+
+
+def _print(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return
+    for line in format_report(report):
+        print(line)
+
+
+def format_report(report: dict[str, Any]) -> list[str]:
+    """Human lines: one per formula that changed, then a summary."""
+    if report["command"] == "status":
+        return _format_status(report)
+    lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in report["changes"].items()]
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
+    lines.append(_summary(report))
+    return lines
+
+
+def _ref(item: dict[str, Any] | None) -> str:
+    if item is None:
+        return "(none)"
+    commit = item.get("commit") or ""
+    return f"{item['ref']} ({commit[:12]})" if commit and commit != item["ref"] else item["ref"]
+
+
+def _summary(report: dict[str, Any]) -> str:
+    count = len(report["formulas"])
+    if report["command"] == "check":
+        return "The lock would change; run `salt-shaker install`." if report["pending"] else f"Up to date: the lock already pins the newest allowed versions of {count} formulas."
+    if report["simulate"]:
+        return f"Simulated: would publish release {report['release']} with {count} formulas; nothing was written."
+    if report["published"]:
+        return f"Published release {report['release']} with {count} formulas at {report['root_dir']}/vendor/_root."
+    return f"Nothing to do: vendor/_root already serves release {report['release']} ({count} formulas)."
+
+
+def _format_status(report: dict[str, Any]) -> list[str]:
+    if not report["release"]:
+        return ["Nothing is served yet: run `salt-shaker install` or `salt-shaker install-pinned-versions`."]
+    lines = [f"{name}: {_ref(item)}" for name, item in report["formulas"].items()]
+    lines.append(f"Serving release {report['release']}.")
+    for name, diff in report["differences"].items():
+        lines.append(f"drift: {name} pinned {_ref(diff['pinned'])}, served {_ref(diff['served'])}")
+    lines.append("In sync with formula-requirements.txt." if report["in_sync"] else "Out of sync: run `salt-shaker install-pinned-versions`.")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

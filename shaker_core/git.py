@@ -1,0 +1,431 @@
+"""GitCache: one bare mirror per source URL, fetched at most once per run.
+
+The only module that imports pygit2. It lists tags and branches, reads files
+at a commit from the object database (no checkout), and exports a commit's
+tree into a directory. It implements the resolver's ``Index``.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import pygit2
+
+from .errors import GitError, LayoutError, LimitExceeded
+from .manifest import Manifest, parse_manifest
+from .sources import name_from_url, redact, strip_credentials
+
+log = logging.getLogger(__name__)
+
+REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+MANIFEST_FILE = "metadata.yml"
+MIN_PYGIT2 = (1, 14)
+_SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MODE_TREE, _MODE_LINK, _MODE_COMMIT, _MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How to authenticate to sources under one URL prefix."""
+
+    username: str | None = None
+    password: str | None = None
+    ssh_key: str | None = None
+    ssh_pubkey: str | None = None
+    passphrase: str | None = None
+    agent: bool = False
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Credential:
+        """Build from a settings mapping (``username``, ``password``/``token``, ``ssh_key``, ...)."""
+        return cls(
+            username=data.get("username"),
+            password=data.get("password") or data.get("token"),
+            ssh_key=data.get("ssh_key"),
+            ssh_pubkey=data.get("ssh_pubkey"),
+            passphrase=data.get("passphrase"),
+            agent=bool(data.get("agent", False)),
+        )
+
+
+class Credentials:
+    """Credentials chosen by the longest matching source URL prefix."""
+
+    def __init__(self, by_prefix: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._by_prefix = {prefix: Credential.from_mapping(data or {}) for prefix, data in (by_prefix or {}).items()}
+
+    def for_url(self, url: str) -> Credential | None:
+        """The credential for ``url``, or None."""
+        matches = [prefix for prefix in self._by_prefix if url.startswith(prefix)]
+        return self._by_prefix[max(matches, key=len)] if matches else None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so callers can scrub them from text."""
+        return [s for c in self._by_prefix.values() for s in (c.password, c.passphrase) if s]
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Supplies credentials once (no retry loop) and enforces an overall deadline."""
+
+    def __init__(self, credential: Credential | None, deadline: float, progress: Callable[[int, int], None] | None) -> None:
+        super().__init__()
+        self._credential = credential
+        self._deadline = deadline
+        self._progress = progress
+        self._asked = 0
+
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
+        self._asked += 1
+        credential = self._credential
+        if credential is None or self._asked > 1:
+            raise _AuthFailed("authentication failed" if self._asked > 1 else "the source asks for credentials and none are configured")
+        allowed = pygit2.enums.CredentialType
+        user = credential.username or username_from_url or "git"
+        if allowed_types & allowed.SSH_KEY:
+            if credential.ssh_key:
+                pubkey = credential.ssh_pubkey or f"{credential.ssh_key}.pub"
+                return pygit2.Keypair(user, pubkey if os.path.exists(pubkey) else None, credential.ssh_key, credential.passphrase or "")
+            if credential.agent:
+                return pygit2.KeypairFromAgent(user)
+        if allowed_types & allowed.USERPASS_PLAINTEXT and credential.password is not None:
+            return pygit2.UserPass(user, credential.password)
+        if allowed_types & allowed.USERNAME:
+            return pygit2.Username(user)
+        raise _AuthFailed("no configured credential fits what the source accepts")
+
+    def transfer_progress(self, stats: Any) -> None:
+        if time.monotonic() > self._deadline:
+            raise _Timeout("the transfer took too long")
+        if self._progress is not None:
+            self._progress(stats.received_objects, stats.total_objects)
+
+
+class _AuthFailed(Exception):
+    pass
+
+
+class _Timeout(Exception):
+    pass
+
+
+def check_pygit2() -> str | None:
+    """Why pygit2 cannot be used (too old, no https/ssh), or None."""
+    version = tuple(int(part) for part in pygit2.__version__.split(".")[:2] if part.isdigit())
+    if version < MIN_PYGIT2:
+        return f"pygit2 {pygit2.__version__} is older than {'.'.join(map(str, MIN_PYGIT2))}"
+    return None
+
+
+class GitCache:
+    """Bare mirrors under ``cache_dir``, shareable between projects.
+
+    ``fetch_policy`` is ``always`` (fetch each mirror once per run, for commands
+    that look for new versions) or ``missing`` (fetch only when a needed commit
+    is absent). ``offline`` never touches the network.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        credentials: Credentials | None = None,
+        jobs: int = 8,
+        fetch_policy: str = "always",
+        offline: bool = False,
+        timeout: float = 120.0,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.credentials = credentials or Credentials()
+        self.fetch_policy = fetch_policy
+        self.offline = offline
+        self.timeout = timeout
+        self.progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="shaker-fetch")
+        self._fetches: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._repos: dict[str, pygit2.Repository] = {}
+        self.fetched: list[str] = []
+        _set_timeouts(timeout)
+
+    def close(self) -> None:
+        """Stop the fetch pool."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> GitCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- mirrors --
+
+    def mirror_path(self, url: str) -> Path:
+        """Where the mirror of ``url`` lives: a readable slug plus a hash of the credential-free URL."""
+        clean = strip_credentials(url)
+        digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
+        slug = _SLUG_RE.sub("-", name_from_url(clean) or "repo").strip("-")[:60]
+        return self.cache_dir / f"{slug}-{digest}.git"
+
+    def prefetch(self, urls: Iterable[str]) -> None:
+        """Start fetching every URL in the background (bounded pool)."""
+        for url in urls:
+            self._fetch_future(url)
+
+    def ensure_commits(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Make every (url, commit) available, fetching only mirrors that lack it (or all, with policy ``always``)."""
+        pending = []
+        for url, commit in wanted:
+            if self.fetch_policy == "always" or not self.has_commit(url, commit):
+                pending.append((url, commit, self._fetch_future(url)))
+        for url, commit, future in pending:
+            future.result()
+            if not self.has_commit(url, commit):
+                raise GitError(f"{_describe(url)} has no commit {commit}; the lock names a commit the source no longer has.", url=redact(url))
+
+    def _fetch_future(self, url: str) -> Future[None]:
+        with self._lock:
+            future = self._fetches.get(url)
+            if future is None:
+                future = self._pool.submit(self._sync_mirror, url)
+                self._fetches[url] = future
+            return future
+
+    def _wait(self, url: str) -> None:
+        if self.fetch_policy == "always" or not self.mirror_path(url).exists():
+            self._fetch_future(url).result()
+
+    def _sync_mirror(self, url: str) -> None:
+        path = self.mirror_path(url)
+        if self.offline:
+            if not path.exists():
+                raise GitError(f"{_describe(url)} is not in the cache and --offline forbids fetching it; run once without --offline.", url=redact(url))
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with _flock(path.with_name(path.name + ".lock")):
+            if path.exists() and self._usable(path):
+                self._fetch_into(path, url)
+            else:
+                self._clone(path, url)
+        with self._lock:
+            self._repos.pop(url, None)
+            self.fetched.append(url)
+
+    def _usable(self, path: Path) -> bool:
+        try:
+            pygit2.Repository(str(path))
+            return True
+        except (pygit2.GitError, KeyError, ValueError):
+            log.warning("The cached mirror %s is damaged; cloning it again.", path.name)
+            shutil.rmtree(path, ignore_errors=True)
+            return False
+
+    def _clone(self, path: Path, url: str) -> None:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=self.cache_dir))
+        try:
+            pygit2.init_repository(str(staging), bare=True)
+            self._fetch_into(staging, url)
+            os.rename(staging, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch_into(self, path: Path, url: str) -> None:
+        repo = pygit2.Repository(str(path))
+        remote = repo.remotes.create_anonymous(url)
+        callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, self._progress_for(url))
+        started = time.monotonic()
+        try:
+            remote.fetch(REFSPECS, callbacks=callbacks, prune=pygit2.enums.FetchPrune.PRUNE)
+        except (_AuthFailed, _Timeout) as exc:
+            raise GitError(f"Fetching {_describe(url)} failed: {exc}; check the 'credentials' setting and that the source is reachable.", url=redact(url)) from None
+        except (pygit2.GitError, OSError) as exc:
+            reason = _scrub(str(exc), url, self.credentials.secrets())
+            raise GitError(f"Fetching {_describe(url)} failed: {reason}; check that the source exists and is reachable.", url=redact(url)) from None
+        log.debug("fetched %s in %.2fs", redact(url), time.monotonic() - started)
+
+    def _progress_for(self, url: str) -> Callable[[int, int], None] | None:
+        if self.progress is None:
+            return None
+        label = name_from_url(url) or redact(url)
+        progress = self.progress
+        return lambda received, total: progress(label, received, total)
+
+    def _repo(self, url: str) -> pygit2.Repository:
+        with self._lock:
+            repo = self._repos.get(url)
+            if repo is None:
+                path = self.mirror_path(url)
+                if not path.exists():
+                    raise GitError(f"{_describe(url)} is not in the cache; fetch it first.", url=redact(url))
+                repo = pygit2.Repository(str(path))
+                self._repos[url] = repo
+            return repo
+
+    # -- the resolver's Index --
+
+    def versions(self, source: str) -> dict[str, str]:
+        """Every tag, peeled to the commit it names."""
+        return self._refs(source, "refs/tags/")
+
+    def branches(self, source: str) -> dict[str, str]:
+        """Every branch head."""
+        return self._refs(source, "refs/heads/")
+
+    def _refs(self, url: str, prefix: str) -> dict[str, str]:
+        self._wait(url)
+        repo = self._repo(url)
+        found: dict[str, str] = {}
+        for ref in repo.listall_reference_objects():
+            if ref.name.startswith(prefix):
+                commit = _peel_commit(ref)
+                if commit is not None:
+                    found[ref.name[len(prefix):]] = commit
+        return found
+
+    def manifest_at(self, source: str, commit: str) -> Manifest:
+        """The metadata.yml at ``commit``; an empty Manifest when there is none."""
+        data = self.read_file(source, commit, MANIFEST_FILE)
+        if data is None:
+            return Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")
+        return parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False)
+
+    # -- reading and exporting --
+
+    def has_commit(self, url: str, commit: str) -> bool:
+        """Whether the mirror holds ``commit``."""
+        if not self.mirror_path(url).exists():
+            return False
+        try:
+            obj = self._repo(url).get(commit)
+        except (ValueError, pygit2.GitError):
+            return False
+        return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
+
+    def read_file(self, url: str, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` at ``commit``, or None when the file is absent."""
+        tree = self._tree(url, commit)
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        if entry.type_str != "blob":
+            return None
+        return bytes(self._repo(url)[entry.id].data)
+
+    def list_top(self, url: str, commit: str) -> dict[str, str]:
+        """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""
+        return {entry.name: entry.type_str for entry in self._tree(url, commit)}
+
+    def export(self, url: str, commit: str, dest: Path, *, label: str = "", max_bytes: int | None = None) -> int:
+        """Write the commit's tree into ``dest`` (which must not exist); return bytes written."""
+        repo = self._repo(url)
+        writer = _TreeWriter(repo, label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
+        dest.mkdir(parents=True)
+        writer.write(self._tree(url, commit), dest, "")
+        return writer.written
+
+    def _tree(self, url: str, commit: str) -> pygit2.Tree:
+        repo = self._repo(url)
+        try:
+            obj = repo[commit]
+        except (KeyError, ValueError):
+            raise GitError(f"{_describe(url)} has no commit {commit}.", url=redact(url)) from None
+        return obj.peel(pygit2.Tree)
+
+
+class _TreeWriter:
+    """Writes git trees to disk, refusing entries that could escape or publish .git."""
+
+    def __init__(self, repo: pygit2.Repository, label: str, max_bytes: int | None) -> None:
+        self.repo = repo
+        self.label = label
+        self.max_bytes = max_bytes
+        self.written = 0
+
+    def write(self, tree: pygit2.Tree, directory: Path, rel: str) -> None:
+        for entry in tree:
+            name = entry.name
+            path = f"{rel}{name}"
+            self._check_name(name, path)
+            if entry.filemode == _MODE_TREE:
+                (directory / name).mkdir()
+                self.write(self.repo[entry.id], directory / name, f"{path}/")
+            elif entry.filemode == _MODE_COMMIT:
+                log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, path)
+            elif entry.filemode == _MODE_LINK:
+                self._write_link(entry, directory / name, path)
+            else:
+                self._write_blob(entry, directory / name)
+
+    def _check_name(self, name: str, path: str) -> None:
+        if name in ("", ".", "..") or "/" in name or "\0" in name or "\\" in name:
+            raise LayoutError(f"{self.label} has an unsafe path '{path}'; salt-shaker refuses to publish it.")
+        if name.lower() == ".git":
+            raise LayoutError(f"{self.label} contains '{path}'; salt-shaker never publishes .git: remove it from the formula.")
+
+    def _write_blob(self, entry: Any, target: Path) -> None:
+        data = self.repo[entry.id].data
+        self.written += len(data)
+        if self.max_bytes is not None and self.written > self.max_bytes:
+            raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes; raise the 'max_formula_bytes' setting if that is intended.")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if entry.filemode == _MODE_EXEC else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+
+    def _write_link(self, entry: Any, target: Path, path: str) -> None:
+        link = self.repo[entry.id].data.decode("utf-8", "replace")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+        if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
+            raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
+        os.symlink(link, target)
+
+
+def _peel_commit(ref: Any) -> str | None:
+    try:
+        return str(ref.peel(pygit2.Commit).id)
+    except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
+        return None
+
+
+def _describe(url: str) -> str:
+    name = name_from_url(url)
+    return f"{name} ({redact(url)})" if name else redact(url)
+
+
+def _scrub(text: str, url: str, secrets: list[str]) -> str:
+    text = text.replace(url, redact(url)).strip().rstrip(".")
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _set_timeouts(seconds: float) -> None:
+    milliseconds = int(seconds * 1000)
+    try:
+        pygit2.settings.server_connect_timeout = milliseconds
+        pygit2.settings.server_timeout = milliseconds
+    except (AttributeError, pygit2.GitError):  # older libgit2: the callbacks' deadline still applies
+        pass
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,388 @@
+"""Plan a release from pinned formulas, build it in staging, switch ``vendor/_root`` atomically.
+
+On disk, under ``<root_dir>/vendor/``::
+
+    .lock                   flock: one writer at a time (CLI, runner, state, reactor)
+    cache/                  bare mirrors (default cache_dir)
+    store/<commit>/         each formula commit exported once, shared by releases
+    releases/<id>/          a release: one directory per export plus merged _<type>/ dirs (hard links)
+    releases/<id>.json      what the release holds (never served)
+    _root -> releases/<id>  the path the master serves, switched with one rename(2)
+
+The plan is pure; building and switching do the I/O.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from .atomic import fsync_dir, write_atomic
+from .errors import LayoutError, LockHeldError
+
+log = logging.getLogger(__name__)
+
+LAYOUT_VERSION = "1"
+ROOT_LINK = "_root"
+
+Exporter = Callable[[str, str, Path], Any]
+
+
+@dataclass(frozen=True)
+class FormulaTree:
+    """What the plan needs to know about one pinned formula's tree."""
+
+    name: str
+    ref: str
+    commit: str
+    source: str
+    exports: tuple[str, ...]
+    exports_declared: bool
+    top_dirs: frozenset[str]
+    top_files: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FormulaLayout:
+    """Where one formula's content goes in a release."""
+
+    name: str
+    ref: str
+    commit: str
+    source: str
+    exports: tuple[tuple[str, str], ...]  # (export name, directory in the tree; "" is the whole tree)
+    module_dirs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayoutPlan:
+    """A release: its id and each formula's place in it."""
+
+    release_id: str
+    formulas: tuple[FormulaLayout, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def module_dirs(self) -> frozenset[str]:
+        """Every ``_<type>`` directory the release publishes."""
+        return frozenset(d for f in self.formulas for d in f.module_dirs)
+
+
+@dataclass
+class ReleaseInfo:
+    """What ``releases/<id>.json`` records."""
+
+    release: str
+    created: float
+    formulas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    module_dirs: list[str] = field(default_factory=list)
+    lock_text: str = ""
+
+
+# -- planning (pure) --
+
+
+def plan_release(trees: Sequence[FormulaTree]) -> LayoutPlan:
+    """Decide each formula's exports and module directories; refuse two exports with one name."""
+    owners: dict[str, str] = {}
+    layouts, warnings = [], []
+    for tree in sorted(trees, key=lambda t: t.name):
+        exports = _exports_of(tree, warnings)
+        for export, _ in exports:
+            if export in owners:
+                raise LayoutError(f"{owners[export]} and {tree.name} both export '{export}'; rename one export in its metadata.yml 'exports:'.")
+            owners[export] = tree.name
+        module_dirs = tuple(sorted(d for d in tree.top_dirs if d.startswith("_")))
+        layouts.append(FormulaLayout(tree.name, tree.ref, tree.commit, tree.source, exports, module_dirs))
+    return LayoutPlan(release_id(layouts), tuple(layouts), tuple(warnings))
+
+
+def _exports_of(tree: FormulaTree, warnings: list[str]) -> tuple[tuple[str, str], ...]:
+    found = []
+    for export in tree.exports:
+        if export in tree.top_dirs:
+            found.append((export, export))
+        elif "init.sls" in tree.top_files and len(tree.exports) == 1:
+            found.append((export, ""))
+        elif tree.exports_declared:
+            raise LayoutError(
+                f"{tree.name} {tree.ref} exports '{export}' but has no '{export}/' directory and no init.sls at its top; fix 'exports:' in its metadata.yml."
+            )
+        else:
+            warnings.append(f"{tree.name} {tree.ref} has no '{export}/' directory, so it publishes no states (only its _* module directories).")
+    return tuple(found)
+
+
+def release_id(formulas: Sequence[FormulaLayout]) -> str:
+    """A digest of what the release pins and how it is laid out: equal pins give equal ids."""
+    lines = [f"layout {LAYOUT_VERSION}"]
+    for formula in sorted(formulas, key=lambda f: f.name):
+        exports = ",".join(f"{name}={path}" for name, path in formula.exports)
+        lines.append(f"{formula.name} {formula.ref} {formula.commit} {formula.source} {exports} {','.join(formula.module_dirs)}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+# -- the vendor directory (I/O) --
+
+
+class Vendor:
+    """The ``vendor/`` directory of one project: store, releases, ``_root`` and the writer lock."""
+
+    def __init__(self, root_dir: Path, keep_releases: int = 3) -> None:
+        self.root_dir = Path(root_dir)
+        self.path = self.root_dir / "vendor"
+        self.store = self.path / "store"
+        self.releases = self.path / "releases"
+        self.root_link = self.path / ROOT_LINK
+        self.keep_releases = max(1, keep_releases)
+
+    # -- the writer lock --
+
+    def lock(self, timeout: float = 300.0, poll: float = 0.05) -> _WriterLock:
+        """An exclusive flock on ``vendor/.lock``, waiting up to ``timeout`` seconds."""
+        return _WriterLock(self.path / ".lock", timeout, poll)
+
+    # -- reading --
+
+    def current_id(self) -> str | None:
+        """The id of the release ``_root`` points at, or None."""
+        try:
+            target = os.readlink(self.root_link)
+        except OSError:
+            return None
+        return Path(target).name
+
+    def release_info(self, release: str) -> ReleaseInfo | None:
+        """The recorded content of a release, or None when it is not complete."""
+        if not (self.releases / release).is_dir():
+            return None
+        try:
+            data = json.loads((self.releases / f"{release}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return ReleaseInfo(**{k: v for k, v in data.items() if k in ReleaseInfo.__dataclass_fields__})
+
+    def history(self) -> list[ReleaseInfo]:
+        """Every complete release, newest first."""
+        infos = [self.release_info(path.name) for path in self.releases.glob("*") if path.is_dir()]
+        return sorted((i for i in infos if i), key=lambda i: i.created, reverse=True)
+
+    # -- building --
+
+    def build(self, plan: LayoutPlan, export: Exporter, lock_text: str) -> Path:
+        """Build the release of ``plan`` unless it already exists; return its directory."""
+        final = self.releases / plan.release_id
+        if final.is_dir() and self.release_info(plan.release_id) is not None:
+            return final
+        self.releases.mkdir(parents=True, exist_ok=True)
+        for formula in plan.formulas:
+            self._ensure_stored(formula, export)
+        staging = Path(tempfile.mkdtemp(prefix=f".staging-{plan.release_id}-", dir=self.path))
+        try:
+            _assemble(staging, plan, self.store)
+            info = ReleaseInfo(plan.release_id, time.time(), _formula_records(plan), sorted(plan.module_dirs), lock_text)
+            write_atomic(self.releases / f"{plan.release_id}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
+            shutil.rmtree(final, ignore_errors=True)
+            os.rename(staging, final)
+            fsync_dir(self.releases)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return final
+
+    def _ensure_stored(self, formula: FormulaLayout, export: Exporter) -> None:
+        entry = self.store / formula.commit
+        if entry.is_dir():
+            return
+        self.store.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{formula.commit}-", dir=self.store))
+        try:
+            os.rmdir(staging)
+            export(formula.source, formula.commit, staging)
+            os.rename(staging, entry)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise LayoutError(f"The disk is full while exporting {formula.name} {formula.ref} into {self.store}; free space and run again (nothing was switched).") from None
+            if not entry.is_dir():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # -- switching --
+
+    def switch(self, release: str) -> str | None:
+        """Point ``_root`` at ``releases/<release>`` with one rename; return the previous release id."""
+        previous = self.current_id()
+        self._claim_root_path()
+        link = self.path / f".root-{os.getpid()}-{time.monotonic_ns()}"
+        os.symlink(posixpath.join("releases", release), link)
+        os.replace(link, self.root_link)
+        fsync_dir(self.path)
+        return previous
+
+    def _claim_root_path(self) -> None:
+        path = self.root_link
+        if path.is_symlink() or not path.exists():
+            return
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+            return
+        raise LayoutError(f"{path} is a real {'directory' if path.is_dir() else 'file'} with content, not the link salt-shaker manages; move it away and run again.")
+
+    # -- cleaning --
+
+    def collect_garbage(self) -> list[str]:
+        """Keep the newest ``keep_releases`` releases and the current one; drop the rest and unused store entries."""
+        current = self.current_id()
+        history = self.history()
+        keep = {info.release for info in history[: self.keep_releases]} | ({current} if current else set())
+        removed = []
+        for info in history:
+            if info.release not in keep:
+                shutil.rmtree(self.releases / info.release, ignore_errors=True)
+                (self.releases / f"{info.release}.json").unlink(missing_ok=True)
+                removed.append(info.release)
+        self._drop_unused_store(keep)
+        self._drop_leftovers()
+        return removed
+
+    def _drop_unused_store(self, keep: set[str]) -> None:
+        used = {rec["commit"] for release in keep if (info := self.release_info(release)) for rec in info.formulas.values()}
+        for entry in self.store.glob("*") if self.store.is_dir() else []:
+            if entry.name not in used and not entry.name.startswith(".tmp-"):
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _drop_leftovers(self) -> None:
+        """Remove staging directories and half-exported store entries left by a crash."""
+        leftovers = list(self.path.glob(".staging-*")) + list(self.path.glob(".root-*"))
+        leftovers += list(self.store.glob(".tmp-*")) if self.store.is_dir() else []
+        for path in leftovers:
+            if path.is_symlink() or path.is_file():
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        for orphan in self.releases.glob("*.json") if self.releases.is_dir() else []:
+            if not (self.releases / orphan.stem).is_dir():
+                orphan.unlink(missing_ok=True)
+
+
+def _formula_records(plan: LayoutPlan) -> dict[str, dict[str, Any]]:
+    return {
+        f.name: {"ref": f.ref, "commit": f.commit, "source": f.source, "exports": [e for e, _ in f.exports], "module_dirs": list(f.module_dirs)}
+        for f in plan.formulas
+    }
+
+
+def _assemble(staging: Path, plan: LayoutPlan, store: Path) -> None:
+    owners: dict[str, str] = {}
+    for formula in plan.formulas:
+        tree = store / formula.commit
+        for export, subdir in formula.exports:
+            skip = set(formula.module_dirs) if subdir == "" else set()
+            _link_tree(tree / subdir if subdir else tree, staging / export, skip, formula.name, owners, export)
+        for module_dir in formula.module_dirs:
+            _link_tree(tree / module_dir, staging / module_dir, set(), formula.name, owners, module_dir)
+
+
+def _link_tree(source: Path, target: Path, skip: set[str], owner: str, owners: dict[str, str], label: str) -> None:
+    """Hard-link every file of ``source`` into ``target``; a file two formulas publish is an error."""
+    target.mkdir(exist_ok=True)
+    for directory, dirnames, filenames in os.walk(source):
+        rel = os.path.relpath(directory, source)
+        if rel == ".":
+            dirnames[:] = sorted(d for d in dirnames if d not in skip)
+            filenames = [f for f in filenames if f not in skip]
+        out_dir = target if rel == "." else target / rel
+        for name in dirnames:
+            src = Path(directory) / name
+            if src.is_symlink():
+                _place_link(src, out_dir / name, source, label)
+            else:
+                (out_dir / name).mkdir(exist_ok=True)
+        for name in filenames:
+            _place_file(Path(directory) / name, out_dir / name, source, owner, owners, f"{label}/{name}" if rel == "." else f"{label}/{rel}/{name}")
+
+
+def _place_file(src: Path, dst: Path, root: Path, owner: str, owners: dict[str, str], rel: str) -> None:
+    if rel in owners:
+        raise LayoutError(f"{owners[rel]} and {owner} both publish '{rel}'; rename the file in one of them.")
+    owners[rel] = owner
+    if src.is_symlink():
+        _place_link(src, dst, root, rel)
+    else:
+        os.link(src, dst)
+
+
+def _place_link(src: Path, dst: Path, root: Path, rel: str) -> None:
+    target = os.readlink(src)
+    resolved = os.path.normpath(os.path.join(os.path.dirname(src), target))
+    if os.path.isabs(target) or os.path.commonpath([resolved, str(root)]) != str(root):
+        raise LayoutError(f"The symlink '{rel}' points outside what it is published with ({target}); salt-shaker refuses to publish it.")
+    os.symlink(target, dst)
+
+
+class _WriterLock:
+    """``with vendor.lock():`` holds an exclusive flock, or raises LockHeldError after the timeout."""
+
+    def __init__(self, path: Path, timeout: float, poll: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.poll = poll
+        self._handle: Any = None
+
+    def __enter__(self) -> _WriterLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(handle)
+                    handle.close()
+                    raise LockHeldError(
+                        f"Another salt-shaker run{holder} has held {self.path} for over {self.timeout:g} s; wait for it to finish or raise the 'lock_timeout' setting."
+                    ) from None
+                time.sleep(self.poll)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def _read_holder(handle: Any) -> str:
+    handle.seek(0)
+    pid = handle.read().strip()
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+def iter_files(root: Path) -> Iterator[str]:
+    """Every file path under ``root``, relative and sorted (for comparing trees)."""
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield os.path.relpath(os.path.join(directory, name), root)
+
+
+def records_by_name(info: ReleaseInfo | None) -> Mapping[str, Mapping[str, Any]]:
+    """A release's formulas, or an empty mapping."""
+    return info.formulas if info else {}
