@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import lockfile
-from .errors import GitError, LockFileError, ManifestError, UsageError
+from .errors import GitError, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
@@ -38,7 +38,25 @@ def install(settings: Settings, progress: Progress | None = None, project: Manif
 
 def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> Report:
     """Move ``names`` (all when empty) to the newest allowed versions; keep the rest where allowed."""
-    return _resolve_and_publish("update", settings, progress, names=names or [], project=project)
+    return _resolve_and_publish("update", settings, progress, names=names or None, project=project)
+
+
+def sync(settings: Settings, progress: Progress | None = None, project: Manifest | None = None, update: bool = False) -> Report:
+    """Make the served root match the declaration: publish the lock while it satisfies it, else re-resolve.
+
+    With ``update`` every formula moves to its newest allowed version. This is
+    what the ``shaker.pinned`` state and a reconcile do.
+    """
+    project = project or read_project(settings)
+    if update:
+        return _resolve_and_publish("sync", settings, progress, project=project)
+    old = lockfile.read(settings.lock_path)
+    if old and _lock_satisfies(settings, project, old):
+        report = install_pinned(settings, progress)
+    else:
+        report = _resolve_and_publish("sync", settings, progress, project=project, keep_locked=True)
+    report["command"] = "sync"
+    return report
 
 
 def check(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
@@ -106,30 +124,61 @@ def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Ma
     return parse_manifest(yaml.safe_dump(document), "dependencies", max_bytes=settings.max_manifest_bytes)
 
 
-def _resolve_and_publish(command: str, settings: Settings, progress: Progress | None, *, names: list[str] | None = None, project: Manifest | None = None) -> Report:
+def _resolve_and_publish(
+    command: str,
+    settings: Settings,
+    progress: Progress | None,
+    *,
+    names: list[str] | None = None,
+    project: Manifest | None = None,
+    keep_locked: bool = False,
+) -> Report:
     project = project or read_project(settings)
     with _session(settings, "always", progress) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
-        preferred = _preferred(old, names) if names is not None else None
-        cache.prefetch(settings.default_source(r.name) if not r.source else r.source for r in project.requirements)
-        resolution = resolve(
-            project,
-            _PrefetchingIndex(cache, settings),
-            settings.default_source,
-            preferred=preferred,
-            max_rounds=settings.max_resolution_rounds,
-            max_formulas=settings.max_formulas,
-        )
+        preferred = _preferred(old, names, keep_locked)
+        resolution = _resolve(project, cache, settings, preferred)
         new = _lock_from(resolution, settings)
         return _publish(command, settings, cache, vendor, old, new, resolution.warnings)
 
 
-def _preferred(old: LockFile, names: list[str]) -> dict[str, str]:
+def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None) -> Resolution:
+    cache.prefetch(_source_of(r, settings) for r in project.requirements)
+    return resolve(
+        project,
+        _PrefetchingIndex(cache, settings),
+        settings.default_source,
+        preferred=preferred,
+        max_rounds=settings.max_resolution_rounds,
+        max_formulas=settings.max_formulas,
+    )
+
+
+def _preferred(old: LockFile, names: list[str] | None, keep_locked: bool) -> dict[str, str] | None:
+    """Refs to keep: all locked ones (``keep_locked``), all but ``names``, or none."""
     locked = old.by_name()
+    if keep_locked:
+        return {name: entry.ref for name, entry in locked.items()}
+    if not names:
+        return None
     unknown = [name for name in names if name not in locked]
     if unknown:
         raise UsageError(f"{unknown[0]} is not in formula-requirements.txt; name a locked formula, or run `salt-shaker install`.")
-    return {name: entry.ref for name, entry in locked.items() if names and name not in names}
+    return {name: entry.ref for name, entry in locked.items() if name not in names}
+
+
+def _lock_satisfies(settings: Settings, project: Manifest, old: LockFile) -> bool:
+    """Whether the lock still satisfies the declaration, judged from the cache (fetching only missing mirrors)."""
+    cache = GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=settings.jobs,
+                     fetch_policy="missing", offline=settings.offline, timeout=settings.git_timeout)
+    try:
+        with cache:
+            resolution = _resolve(project, cache, settings, _preferred(old, None, keep_locked=True))
+    except ShakerError as exc:
+        log.debug("the lock does not satisfy the declaration: %s", exc)
+        return False
+    pinned = {(p.name, p.ref) for p in resolution.pins.values()}
+    return pinned == {(e.name, e.ref) for e in old.entries}
 
 
 def _lock_from(resolution: Resolution, settings: Settings) -> LockFile:
@@ -211,16 +260,17 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     lock_text = lockfile.render(new, settings.default_source)
     lock_changed = _lock_changed(settings.lock_path, lock_text)
     report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
+    previous = vendor.current_id()
+    previous_info = vendor.release_info(previous) if previous else None
+    report["served_changes"] = _diff(records_by_name(previous_info), {e.name: e for e in new.entries})
     if settings.simulate:
         return report
-    previous = vendor.current_id()
     vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
     if lock_changed:
         lockfile.write(settings.lock_path, new, settings.default_source)
     if previous != plan.release_id:
         vendor.switch(plan.release_id)
     vendor.collect_garbage()
-    previous_info = vendor.release_info(previous) if previous else None
     report.update(
         published=previous != plan.release_id,
         previous_release=previous,
@@ -280,7 +330,10 @@ def _report(command: str, settings: Settings, old: LockFile, new: LockFile, plan
 
 def diff_locks(old: LockFile, new: LockFile) -> dict[str, dict[str, Any]]:
     """``{name: {old: {ref, commit} | None, new: {ref, commit} | None}}`` for every formula that differs."""
-    before, after = old.by_name(), new.by_name()
+    return _diff(old.by_name(), new.by_name())
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     changes = {}
     for name in sorted(set(before) | set(after)):
         was, now = _ref_commit(before.get(name)), _ref_commit(after.get(name))

@@ -1,0 +1,77 @@
+"""The ``shaker.pinned`` state: declare a project's formula dependencies in a highstate.
+
+.. code-block:: yaml
+
+    project_formulas:
+      shaker.pinned:
+        - name: /srv/salt/project          # root_dir with metadata.yml and formula-requirements.txt
+        - dependencies:                    # optional: declared here instead of metadata.yml
+          - my_org/nginx-formula>=v2.0.0
+        - remote_check: False
+        - update: False                    # True: move to the newest allowed versions
+
+Settings come from the ``shaker:`` mapping of the minion config, then pillar,
+then the state's arguments; later wins.
+"""
+import logging
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "shaker"
+
+try:
+    from shaker_core import adapter, api
+    from shaker_core.errors import ShakerError
+    from shaker_core.git import check_pygit2
+
+    _IMPORT_ERROR = None
+except ImportError as exc:  # reported by __virtual__
+    _IMPORT_ERROR = exc
+
+
+def __virtual__():
+    if _IMPORT_ERROR is not None:
+        return False, f"salt-shaker cannot load: {_IMPORT_ERROR}; install it with `salt-pip install salt-shaker`."
+    reason = check_pygit2()
+    if reason:
+        return False, f"salt-shaker cannot load: {reason}."
+    return __virtualname__
+
+
+def pinned(name, dependencies=None, remote_check=False, update=False, **kwargs):
+    """Make ``<name>/vendor/_root`` serve the formulas the declaration pins.
+
+    Resolves when there is no lock or the lock no longer satisfies the
+    declaration, otherwise publishes the lock. With ``test=True`` nothing is
+    changed and the predicted changes are returned.
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    arguments = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    arguments.update(root_dir=name, remote_check=remote_check, simulate=test)
+    try:
+        settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state")
+        project = api.project_from_dependencies(dependencies, settings) if dependencies is not None else None
+        report = adapter.run("sync", settings, project=project, update=update)
+    except ShakerError as exc:
+        ret["comment"] = exc.message
+        return ret
+    changes = adapter.served_changes_by_tag(report)
+    ret["comment"] = _comment(changes, report, test)
+    if test:
+        ret["result"] = None if changes else True
+        ret["changes"] = changes
+        return ret
+    ret["result"] = True
+    ret["changes"] = changes
+    return ret
+
+
+def _comment(changes, report, test):
+    count = len(changes)
+    noun = "formula" if count == 1 else "formulas"
+    if not changes:
+        return f"The formula root already serves the {len(report['formulas'])} pinned formulas (release {report['release']})."
+    if test:
+        return f"Would pin {count} {noun}; release {report['release']} would be published."
+    return f"Pinned {count} {noun}; published release {report['release']}."

@@ -1,0 +1,70 @@
+"""What the Salt faces share, without importing salt.
+
+Settings come from the ``shaker:`` mapping of the master or minion config, then
+pillar, then the function or state arguments; later wins. The faces call
+:func:`run` and turn a :class:`ShakerError` into their own failure form with
+:func:`failure`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from . import api
+from .errors import ConfigError, ShakerError
+from .settings import Settings
+
+SETTING_NAMES = frozenset(Settings.__dataclass_fields__) - {"trigger"}
+COMMANDS: dict[str, Callable[..., api.Report]] = {
+    "install": api.install,
+    "install_pinned": api.install_pinned,
+    "update": api.update,
+    "check": api.check,
+    "status": api.status,
+    "sync": api.sync,
+}
+
+
+def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigger: str) -> Settings:
+    """Merge config, pillar and arguments (later wins) into Settings."""
+    merged: dict[str, Any] = {}
+    for origin, layer in (("the 'shaker' config", config), ("the 'shaker' pillar", pillar)):
+        if layer is None:
+            continue
+        if not isinstance(layer, Mapping):
+            raise ConfigError(f"{origin} must be a mapping of settings, not {type(layer).__name__}.")
+        merged.update({k: v for k, v in layer.items() if k in SETTING_NAMES})
+    merged.update({k: v for k, v in arguments.items() if k in SETTING_NAMES and v is not None})
+    if not merged.get("root_dir"):
+        raise ConfigError("No root_dir: pass root_dir=<project directory> or set 'shaker: {root_dir: ...}' in the config or pillar.")
+    merged["trigger"] = trigger
+    return Settings.from_mapping(merged, origin="shaker settings")
+
+
+def run(command: str, settings: Settings, progress: api.Progress | None = None, **arguments: Any) -> api.Report:
+    """Call one use case by name."""
+    function = COMMANDS[command]
+    if command == "status":
+        return function(settings)
+    return function(settings, progress=progress, **arguments)
+
+
+def failure(command: str, error: ShakerError) -> dict[str, Any]:
+    """A failed result as plain data: what the faces return or put in an event."""
+    return {"command": command, "success": False, "retcode": error.exit_code, **error.as_dict()}
+
+
+def names_argument(names: Any) -> list[str]:
+    """Formula names given as a list or a comma/space separated string."""
+    if names is None:
+        return []
+    if isinstance(names, str):
+        return [n for n in names.replace(",", " ").split() if n]
+    return [str(n) for n in names]
+
+
+def served_changes_by_tag(report: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
+    """``{formula: {old: tag, new: tag}}`` of what is served, the shape Salt states return."""
+    return {
+        name: {"old": (change["old"] or {}).get("ref"), "new": (change["new"] or {}).get("ref")}
+        for name, change in report.get("served_changes", {}).items()
+    }
