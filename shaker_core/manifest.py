@@ -17,9 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from .errors import ManifestError
+from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
 from .sources import check_name, check_url, looks_like_url, name_from_url
 from .versions import OPERATOR_CHARS, Clause, Constraint, is_commit, is_valid_branch_name, parse_constraint, parse_tag
 
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 KNOWN_KEYS = frozenset({"formula", "exports", "dependencies", "overrides", "environments", "name", "version", "source", "description"})
 MAPPING_KEYS = ("name", "version", "branch", "rev", "source")
-DEFAULT_MAX_BYTES = 512 * 1024
 _EXPORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -64,58 +62,6 @@ def default_exports(formula: str) -> tuple[str, ...]:
     """``org/users-formula`` exports ``users``."""
     repo = formula.split("/")[-1]
     return (repo[: -len("-formula")] if repo.endswith("-formula") and len(repo) > 8 else repo,)
-
-
-class _RawFloat(float):
-    """A YAML float that remembers how it was written (``1.10``), for error messages."""
-
-    raw = ""
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases, so an alias bomb cannot expand."""
-
-    def construct_yaml_float(self, node: Any) -> float:  # type: ignore[override]
-        value = _RawFloat(super().construct_yaml_float(node))
-        value.raw = node.value
-        return value
-
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            mark = event.start_mark
-            raise ManifestError(
-                f"{self.name}: line {mark.line + 1} uses a YAML alias (*{event.anchor}); write the value out instead."
-            )
-        return super().compose_node(parent, index)
-
-
-_NoAliasLoader.add_constructor("tag:yaml.org,2002:float", _NoAliasLoader.construct_yaml_float)
-
-
-def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
-    """Safe-load YAML text with size, encoding and alias checks; errors name the file."""
-    raw = data.encode() if isinstance(data, str) else data
-    if len(raw) > max_bytes:
-        raise ManifestError(f"{path} is {len(raw)} bytes, over the limit of {max_bytes}; shorten it or raise the 'max_manifest_bytes' setting.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8.") from None
-    loader = _NoAliasLoader(text)
-    loader.name = path
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError(f"{path}:{where} is not valid YAML ({exc.problem or exc.context}); fix the syntax.") from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path} is not valid YAML ({exc}); fix the syntax.") from None
-    except RecursionError:
-        raise ManifestError(f"{path} is nested too deeply; flatten it.") from None
-    finally:
-        loader.dispose()
 
 
 def parse_manifest(data: str | bytes, path: str = "metadata.yml", *, root: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Manifest:

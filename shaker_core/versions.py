@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -25,6 +26,7 @@ def is_commit(value: str) -> bool:
     return bool(_COMMIT_RE.match(value))
 
 
+@lru_cache(maxsize=65536)
 def parse_tag(tag: str) -> Version | None:
     """The version a tag names, or None when the tag is not a version."""
     text = tag[1:] if tag[:1] in ("v", "V") else tag
@@ -71,7 +73,7 @@ class Constraint:
 
     clauses: tuple[Clause, ...] = ()
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """``any``, ``version``, ``branch`` or ``rev``."""
         if not self.clauses:
@@ -89,7 +91,7 @@ class Constraint:
         """The branch name or commit id of a branch or rev constraint."""
         return self.clauses[0].value
 
-    @property
+    @cached_property
     def names_prerelease(self) -> bool:
         """True when a clause names a prerelease, which lets prereleases be chosen."""
         versions = (parse_tag(clause.value) for clause in self.clauses)
@@ -97,17 +99,31 @@ class Constraint:
 
     def specifier(self) -> SpecifierSet:
         """The clauses as a packaging SpecifierSet (``v`` prefixes removed)."""
-        parts = [f"{clause.op}{_strip_v(clause.value)}" for clause in self.clauses]
-        return SpecifierSet(",".join(parts))
+        return _specifier(self.clauses)
 
     def allows(self, version: Version, prereleases: bool) -> bool:
         """Whether a version satisfies every clause."""
         if self.kind != "version":
             return self.kind == "any" and (prereleases or not version.is_prerelease)
-        return self.specifier().contains(version, prereleases=prereleases)
+        return _contains(self.clauses, version, prereleases)
+
+    @cached_property
+    def text(self) -> str:
+        """The clauses joined by commas, as written."""
+        return ",".join(str(clause) for clause in self.clauses)
 
     def __str__(self) -> str:
-        return ",".join(str(clause) for clause in self.clauses)
+        return self.text
+
+
+@lru_cache(maxsize=4096)
+def _specifier(clauses: tuple[Clause, ...]) -> SpecifierSet:
+    return SpecifierSet(",".join(f"{clause.op}{_strip_v(clause.value)}" for clause in clauses))
+
+
+@lru_cache(maxsize=65536)
+def _contains(clauses: tuple[Clause, ...], version: Version, prereleases: bool) -> bool:
+    return _specifier(clauses).contains(version, prereleases=prereleases)
 
 
 def _strip_v(value: str) -> str:

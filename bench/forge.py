@@ -1,0 +1,145 @@
+"""Generate a deterministic forge of formula repositories for benchmarks.
+
+    python bench/forge.py DIR [--formulas N] [--tags K]
+
+Each formula ``bench/f<i>-formula`` is a bare repository under
+``DIR/bench/f<i>-formula.git`` with K annotated tags ``v1.0.0`` ... and a
+small formula: ``f<i>/init.sls``, ``f<i>/map.jinja``, ``_modules/f<i>_util.py``
+and a ``metadata.yml``. Formulas sit on 4 levels; each depends on up to 3
+formulas of the next level, with ranges that the newest tags satisfy. One
+formula (``bench/big-formula``) has many files and a long history. Written with
+``git fast-import``, so 1,000 repositories take seconds. Same arguments, same
+commit ids.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ORG = "bench"
+LEVELS = 4
+BIG_FILES = 400
+BIG_HISTORY = 200
+
+
+@dataclass(frozen=True)
+class Forge:
+    """A generated forge: where it is and what it holds."""
+
+    root: Path
+    names: tuple[str, ...]
+    tags: int
+
+    @property
+    def template(self) -> str:
+        return f"file://{self.root}/{{org}}/{{name}}.git"
+
+    def roots(self) -> list[str]:
+        """The formulas nothing else depends on: what a project asks for."""
+        return [name for index, name in enumerate(self.names) if _level(index, len(self.names)) == 0]
+
+
+def _level(index: int, count: int) -> int:
+    return min(LEVELS - 1, index * LEVELS // max(count, 1))
+
+
+def dependencies(index: int, count: int) -> list[str]:
+    """Up to 3 formulas of the next level, with a range the newest tags satisfy."""
+    level = _level(index, count)
+    if level == LEVELS - 1:
+        return []
+    next_level = [j for j in range(count) if _level(j, count) == level + 1]
+    picks = sorted({next_level[(index * 7 + k * 13) % len(next_level)] for k in range(3)})
+    kinds = [">=v1.0.0", "<v99.0.0", ">=v1.1.0,<v50.0.0"]
+    return [f"{ORG}/f{j}-formula{kinds[(index + j) % 3]}" for j in picks]
+
+
+def _blob(data: str) -> str:
+    return f"data {len(data.encode())}\n{data}\n"
+
+
+def _stream_small(index: int, count: int, tags: int) -> str:
+    name = f"f{index}"
+    deps = dependencies(index, count)
+    parts = []
+    for t in range(tags):
+        version = f"v1.{t}.0"
+        metadata = f"formula: {ORG}/{name}-formula\ndependencies:\n" + "".join(f"  - {d}\n" for d in deps) if deps else f"formula: {ORG}/{name}-formula\n"
+        files = {
+            "metadata.yml": metadata,
+            f"{name}/init.sls": f"{name}_installed:\n  test.succeed_without_changes:\n    - name: {name} {version}\n",
+            f"{name}/map.jinja": f'{{% set {name} = {{"version": "{version}"}} %}}\n',
+            f"_modules/{name}_util.py": f'def version():\n    return "{version}"\n',
+            "README.rst": f"{name} formula, release {version}\n",
+        }
+        parts.append(_commit(t + 1, t, files, f"Release {version}"))
+        parts.append(f"tag {version}\nfrom :{t + 1}\ntagger Bench <bench@example.invalid> {1700000000 + t} +0000\n{_blob(f'{name} {version}')}")
+    return "".join(parts)
+
+
+def _commit(mark: int, parent_mark: int, files: dict[str, str], message: str) -> str:
+    lines = [f"commit refs/heads/main\nmark :{mark}\ncommitter Bench <bench@example.invalid> {1700000000 + mark} +0000\n{_blob(message)}"]
+    if parent_mark:
+        lines.append(f"from :{parent_mark}\n")
+    for path, content in files.items():
+        lines.append(f"M 100644 inline {path}\n{_blob(content)}")
+    return "".join(lines)
+
+
+def _stream_big(tags: int) -> str:
+    parts = []
+    for step in range(1, BIG_HISTORY + 1):
+        files = {f"big/file{n}.sls": f"# step {step}\nstate_{n}:\n  test.nop: []\n" for n in range(step % 20, BIG_FILES, 20)}
+        if step == 1:
+            files.update({f"big/file{n}.sls": f"state_{n}:\n  test.nop: []\n" for n in range(BIG_FILES)})
+            files["big/init.sls"] = "include: []\n"
+            files["metadata.yml"] = f"formula: {ORG}/big-formula\n"
+        parts.append(_commit(step, step - 1, files, f"step {step}"))
+    for t in range(tags):
+        mark = BIG_HISTORY - (tags - 1 - t) * 10
+        parts.append(f"tag v1.{t}.0\nfrom :{mark}\ntagger Bench <bench@example.invalid> {1700000000 + t} +0000\n{_blob(f'big v1.{t}.0')}")
+    return "".join(parts)
+
+
+def _write_repo(path: Path, stream: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=stream.encode(), check=True)
+
+
+def generate(root: Path, formulas: int, tags: int = 5, jobs: int = 4) -> Forge:
+    """Write the forge under ``root`` (reused when it already holds the same forge)."""
+    root = root.resolve()
+    stamp = root / f".forge-{formulas}-{tags}"
+    names = tuple(f"{ORG}/f{i}-formula" for i in range(formulas)) + (f"{ORG}/big-formula",)
+    if stamp.exists():
+        return Forge(root, names, tags)
+    jobs_list = [(root / ORG / f"f{i}-formula.git", _stream_small(i, formulas, tags)) for i in range(formulas)]
+    jobs_list.append((root / ORG / "big-formula.git", _stream_big(tags)))
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(lambda job: _write_repo(*job), jobs_list))
+    stamp.write_text("complete\n")
+    return Forge(root, names, tags)
+
+
+def project_metadata(forge: Forge) -> str:
+    """A project metadata.yml that asks for every level-0 formula and the big one."""
+    lines = ["dependencies:"] + [f"  - {name}" for name in forge.roots()] + [f"  - {ORG}/big-formula"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--formulas", type=int, default=100)
+    parser.add_argument("--tags", type=int, default=5)
+    args = parser.parse_args()
+    forge = generate(args.dir, args.formulas, args.tags)
+    print(f"{len(forge.names)} repositories in {forge.root}; source_template: {forge.template}")
+
+
+if __name__ == "__main__":
+    main()
