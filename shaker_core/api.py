@@ -81,6 +81,9 @@ def install_pinned(settings: Settings, progress: Progress | None = None) -> Repo
 
 def status(settings: Settings) -> Report:
     """What ``vendor/_root`` serves against what the lock pins."""
+    if not settings.root.is_dir():
+        # A mistyped root_dir must not read as "a project with nothing served".
+        raise UsageError(f"root_dir {settings.root} does not exist; pass the project directory that holds metadata.yml and formula-requirements.txt.")
     vendor = Vendor(settings.root, settings.keep_releases)
     lock = lockfile.read(settings.lock_path)
     release = vendor.current_id()
@@ -265,6 +268,7 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     report["served_changes"] = _diff(records_by_name(previous_info), {e.name: e for e in new.entries})
     if settings.simulate:
         return report
+    vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
     vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
     if lock_changed:
         lockfile.write(settings.lock_path, new, settings.default_source)

@@ -113,6 +113,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
     merged.update(_file_settings(root / CONFIG_FILE))
     merged.update(_env_settings())
     merged.update({k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__ and v not in (None, False)})
+    if getattr(args, "cache_dir", None):
+        merged["cache_dir"] = Path(args.cache_dir).absolute()  # a path given on the command line is relative to the current directory
     merged["root_dir"] = root
     return Settings.from_mapping(merged, origin=CONFIG_FILE if (root / CONFIG_FILE).exists() else "settings")
 

@@ -331,13 +331,14 @@ class GitCache:
 
     def export(self, url: str, commit: str, dest: Path, *, label: str = "", max_bytes: int | None = None) -> int:
         """Write the commit's tree into ``dest`` (which must not exist); return bytes written."""
-        repo = self._repo(url)
-        writer = _TreeWriter(repo, label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
+        tree = self._tree(url, commit)
+        writer = _TreeWriter(self._repo(url), label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
         dest.mkdir(parents=True)
-        writer.write(self._tree(url, commit), dest, "")
+        writer.write(tree, dest, "")
         return writer.written
 
     def _tree(self, url: str, commit: str) -> pygit2.Tree:
+        self._wait(url)  # a commit named directly (a rev pin) is read before any tag listing fetched the mirror
         repo = self._repo(url)
         try:
             obj = repo[commit]

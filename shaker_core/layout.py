@@ -229,14 +229,17 @@ class Vendor:
         fsync_dir(self.path)
         return previous
 
-    def _claim_root_path(self) -> None:
+    def check_root_path(self) -> None:
+        """Refuse a real file or a non-empty real directory at ``_root``; the link, nothing or an empty directory is fine."""
         path = self.root_link
-        if path.is_symlink() or not path.exists():
-            return
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        if path.is_symlink() or not path.exists() or (path.is_dir() and not any(path.iterdir())):
             return
         raise LayoutError(f"{path} is a real {'directory' if path.is_dir() else 'file'} with content, not the link salt-shaker manages; move it away and run again.")
+
+    def _claim_root_path(self) -> None:
+        self.check_root_path()
+        if self.root_link.is_dir() and not self.root_link.is_symlink():
+            self.root_link.rmdir()  # an empty directory (a master created its file_roots): replace it
 
     # -- cleaning --
 

@@ -77,8 +77,8 @@ class Settings:
 
     @property
     def cache_path(self) -> Path:
-        """Where mirrors live: ``cache_dir`` or ``<root_dir>/vendor/cache``."""
-        return self.cache_dir.expanduser().resolve() if self.cache_dir else self.root / "vendor" / "cache"
+        """Where mirrors live: ``cache_dir`` (relative to ``root_dir`` when relative) or ``<root_dir>/vendor/cache``."""
+        return (self.root / self.cache_dir.expanduser()).resolve() if self.cache_dir else self.root / "vendor" / "cache"
 
     def default_source(self, name: str) -> str:
         """The URL ``org/name`` maps to under ``source_template``."""

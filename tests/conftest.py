@@ -1,0 +1,53 @@
+"""Shared by every test directory: git runs isolated from the real user's configuration.
+
+The session fixture points HOME and XDG_CONFIG_HOME at an empty temp dir, turns off
+git's system and global config files, fixes author and committer identity, and drops
+any GIT_* or SHAKER_* variable inherited from the caller. Subprocesses (git, the
+salt-shaker CLI) inherit this environment. libgit2 does not read GIT_CONFIG_* and
+computed its search path when pygit2 was imported, so the in-process search path is
+pointed at the empty HOME as well.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `import helpers` works from any test dir
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Forge Tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.invalid",
+    "GIT_COMMITTER_NAME": "Forge Tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.invalid",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("GIT_", "SHAKER_")) and name != "GIT_SSL_CAINFO":
+                patch.delenv(name)
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+        patch.setenv("GIT_TERMINAL_PROMPT", "0")
+        for name, value in GIT_IDENTITY.items():
+            patch.setenv(name, value)
+        _isolate_libgit2(home)
+        yield home
+
+
+def _isolate_libgit2(home: Path) -> None:
+    try:
+        import pygit2
+    except ImportError:  # the pure core tests do not need it
+        return
+    levels = pygit2.enums.ConfigLevel
+    for level in (levels.SYSTEM, levels.XDG, levels.GLOBAL, levels.PROGRAMDATA):
+        pygit2.settings.search_path[level] = str(home)
