@@ -7,6 +7,7 @@ cleared and ``shaker/install/complete`` is fired; on failure
 non-zero ``retcode``), because ``salt-run`` otherwise exits 0.
 """
 import logging
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,90 @@ def status(root_dir=None, **kwargs):
     return _run("status", root_dir, False, kwargs)
 
 
+def webhook(hook=None, root_dir=None, **kwargs):
+    """Verify a git push webhook and sync what it names; called by the reactor with the event data.
+
+    The signature (GitHub ``X-Hub-Signature-256``, Gitea ``X-Gitea-Signature``,
+    GitLab ``X-Gitlab-Token`` or the generic HMAC header) is checked against
+    ``shaker:webhook:secret`` before anything else; a bad one fails the job and
+    changes nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.webhook hook='{"headers": {...}, "body": "..."}'
+    """
+    webhook_settings = (__opts__.get("shaker") or {}).get("webhook")
+    return _run("webhook", root_dir, False, kwargs, webhook=webhook_settings, event_data=hook or {})
+
+
+def reconcile(root_dir=None, **kwargs):
+    """Sync as a push to every tracked source would: for a ``schedule`` entry.
+
+    With no project repository and ``remote_check`` off, nothing changed means
+    no network access at all.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.reconcile
+    """
+    return _run("reconcile", root_dir, False, kwargs)
+
+
+def history(root_dir=None, **kwargs):
+    """The releases kept for rollback, newest first, and the recent deploys.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.history
+    """
+    return _run("history", root_dir, False, kwargs)
+
+
+def rollback(release=None, root_dir=None, **kwargs):
+    """Switch ``vendor/_root`` back to the previous release (or ``release``), atomically.
+
+    The next sync moves forward again unless syncing is suspended.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.rollback
+        salt-run shaker.rollback release=0123456789abcdef
+    """
+    return _run("rollback", root_dir, False, kwargs, release=release)
+
+
+def suspend(reason="", root_dir=None, **kwargs):
+    """Make every sync a no-op that reports ``reason``, until ``shaker.resume``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.suspend reason="incident 42: hold formulas"
+    """
+    return _run("suspend", root_dir, False, kwargs, reason=reason, by=__opts__.get("id", "master"))
+
+
+def resume(root_dir=None, **kwargs):
+    """Let syncs run again after ``shaker.suspend``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.resume
+    """
+    return _run("resume", root_dir, False, kwargs)
+
+
 def _run(command, root_dir, simulate, kwargs, **arguments):
     arguments_in = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     arguments_in.update(root_dir=root_dir, simulate=simulate or None)
@@ -104,6 +189,8 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
         return result
     if report.get("published"):
         _after_publish(report)
+    if report.get("success") is False:
+        _fire("shaker/install/failed", {k: report.get(k) for k in ("command", "error", "message", "retcode")})
     return report
 
 
@@ -134,10 +221,20 @@ def _progress():
     if jid_event is None:
         return None
     done = set()
+    # Fetches run in a thread pool and call this from several threads at once; the
+    # job event's sync wrapper drives one io_loop, which two threads cannot run
+    # together ("This event loop is already running"). Fire one at a time, and never
+    # let a progress message break the install.
+    lock = threading.Lock()
 
     def fire(name, received, total):
-        if received >= total and name not in done:
+        with lock:
+            if received < total or name in done:
+                return
             done.add(name)
-            jid_event.fire_event({"message": f"fetched {name}"}, "progress")
+            try:
+                jid_event.fire_event({"message": f"fetched {name}"}, "progress")
+            except Exception as exc:  # pylint: disable=broad-except
+                log.debug("could not fire the progress event for %s: %s", name, exc)
 
     return fire

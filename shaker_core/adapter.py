@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from . import api
+from . import api, gitops
 from .errors import ConfigError, ShakerError
 from .settings import Settings
 
-SETTING_NAMES = frozenset(Settings.__dataclass_fields__) - {"trigger"}
+SETTING_NAMES = (frozenset(Settings.__dataclass_fields__) | {"project"}) - {"trigger", "project_commit"}
 COMMANDS: dict[str, Callable[..., api.Report]] = {
     "install": api.install,
     "install_pinned": api.install_pinned,
     "update": api.update,
     "check": api.check,
-    "status": api.status,
+    "status": gitops.status,
     "sync": api.sync,
+    "webhook": gitops.on_push,
+    "reconcile": gitops.reconcile,
+    "history": gitops.history,
+    "rollback": gitops.rollback,
+    "suspend": gitops.suspend,
+    "resume": gitops.resume,
 }
+_NO_PROGRESS = frozenset({"status", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 
 def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigger: str) -> Settings:
@@ -43,8 +50,8 @@ def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigge
 def run(command: str, settings: Settings, progress: api.Progress | None = None, **arguments: Any) -> api.Report:
     """Call one use case by name."""
     function = COMMANDS[command]
-    if command == "status":
-        return function(settings)
+    if command in _NO_PROGRESS:
+        return function(settings, **arguments)
     return function(settings, progress=progress, **arguments)
 
 

@@ -6,13 +6,15 @@ step skipped), and returns a Report: plain data for every face.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import lockfile
+from . import lockfile, notify, records
 from .errors import GitError, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
@@ -67,6 +69,51 @@ def check(settings: Settings, progress: Progress | None = None, project: Manifes
     return report
 
 
+def _deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
+    """Write a deploy record (and send notifications) for every run that is not simulated."""
+
+    @functools.wraps(use_case)
+    def run(*args: Any, **kwargs: Any) -> Report:
+        settings = next(arg for arg in args if isinstance(arg, Settings))
+        if settings.simulate:
+            return use_case(*args, **kwargs)
+        started = time.time()
+        try:
+            report = use_case(*args, **kwargs)
+        except ShakerError as exc:
+            command = args[0] if isinstance(args[0], str) else use_case.__name__
+            _record(settings, started, {"command": command, "success": False, **exc.as_dict()})
+            raise
+        _record(settings, started, report)
+        return report
+
+    return run
+
+
+def _record(settings: Settings, started: float, report: Report) -> None:
+    if not settings.root.is_dir():
+        return
+    vendor = Vendor(settings.root, settings.keep_releases).path
+    record = {
+        "command": report.get("command"),
+        "trigger": settings.trigger,
+        "project_commit": settings.project_commit,
+        "started": started,
+        "finished": time.time(),
+        "success": bool(report.get("success")),
+        "release": report.get("release"),
+        "published": bool(report.get("published")),
+        "formulas": report.get("formulas", {}),
+        "message": report.get("message"),
+        "pid": os.getpid(),
+    }
+    records.write_deploy(vendor, record)
+    sent = notify.notify(settings.notify, vendor, {**report, "trigger": settings.trigger}, settings.project_commit)
+    if sent:
+        report["notifications"] = sent
+
+
+@_deployed
 def install_pinned(settings: Settings, progress: Progress | None = None) -> Report:
     """Publish exactly what formula-requirements.txt pins; never re-resolve."""
     with _session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
@@ -127,6 +174,7 @@ def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Ma
     return parse_manifest(yaml.safe_dump(document), "dependencies", max_bytes=settings.max_manifest_bytes)
 
 
+@_deployed
 def _resolve_and_publish(
     command: str,
     settings: Settings,

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = "1"
 ROOT_LINK = "_root"
+PROJECT_LINK = "_project"
 
 Exporter = Callable[[str, str, Path], Any]
 
@@ -223,11 +224,37 @@ class Vendor:
         """Point ``_root`` at ``releases/<release>`` with one rename; return the previous release id."""
         previous = self.current_id()
         self._claim_root_path()
-        link = self.path / f".root-{os.getpid()}-{time.monotonic_ns()}"
-        os.symlink(posixpath.join("releases", release), link)
-        os.replace(link, self.root_link)
-        fsync_dir(self.path)
+        self._replace_link(self.root_link, posixpath.join("releases", release))
         return previous
+
+    def publish_project(self, commit: str, export: Callable[[Path], Any]) -> None:
+        """Export the project repository at ``commit`` once and switch ``vendor/_project`` to it."""
+        projects = self.path / "projects"
+        target = projects / commit
+        if not target.is_dir():
+            projects.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".tmp-{commit}-", dir=projects))
+            try:
+                os.rmdir(staging)
+                export(staging)
+                os.rename(staging, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        self._replace_link(self.path / PROJECT_LINK, posixpath.join("projects", commit))
+        self._drop_old_projects(commit)
+
+    def _drop_old_projects(self, current: str) -> None:
+        trees = sorted((p for p in (self.path / "projects").iterdir() if p.is_dir() and not p.name.startswith(".")),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in trees[self.keep_releases:]:
+            if old.name != current:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _replace_link(self, link: Path, target: str) -> None:
+        temporary = self.path / f".root-{os.getpid()}-{time.monotonic_ns()}"
+        os.symlink(target, temporary)
+        os.replace(temporary, link)
+        fsync_dir(self.path)
 
     def check_root_path(self) -> None:
         """Refuse a real file or a non-empty real directory at ``_root``; the link, nothing or an empty directory is fine."""

@@ -36,12 +36,18 @@ class Settings:
     max_resolution_rounds: int = 10000
     max_manifest_bytes: int = 512 * 1024
     max_formula_bytes: int | None = None
+    project_source: str | None = None
+    project_branch: str = "main"
+    auto_update: bool = False
+    notify: Mapping[str, Any] = field(default_factory=dict)
     trigger: str = "cli"
+    project_commit: str | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], origin: str = "settings") -> Settings:
         """Validate and convert a mapping of settings; unknown keys are ignored."""
         values: dict[str, Any] = {}
+        mapping = _flatten_project(mapping, origin)
         for spec in fields(cls):
             if spec.name in mapping and mapping[spec.name] is not None:
                 values[spec.name] = _convert(spec.name, mapping[spec.name], origin)
@@ -68,12 +74,17 @@ class Settings:
         return self.root_dir.expanduser().resolve()
 
     @property
+    def project_dir(self) -> Path:
+        """Where metadata.yml and the lock live: ``root_dir``, or the published project repository."""
+        return self.root / "vendor" / "_project" if self.project_source else self.root
+
+    @property
     def manifest_path(self) -> Path:
-        return self.root / "metadata.yml"
+        return self.project_dir / "metadata.yml"
 
     @property
     def lock_path(self) -> Path:
-        return self.root / "formula-requirements.txt"
+        return self.project_dir / "formula-requirements.txt"
 
     @property
     def cache_path(self) -> Path:
@@ -85,8 +96,21 @@ class Settings:
         return url_for(name, self.source_template)
 
 
+def _flatten_project(mapping: Mapping[str, Any], origin: str) -> Mapping[str, Any]:
+    """``project: {source, branch}`` -> ``project_source``, ``project_branch``."""
+    project = mapping.get("project")
+    if project is None:
+        return mapping
+    if not isinstance(project, Mapping) or not project.get("source"):
+        raise ConfigError(f"{origin}: 'project' must be a mapping with 'source' (the project repository URL) and optional 'branch'.")
+    flat = dict(mapping)
+    flat["project_source"] = project["source"]
+    flat["project_branch"] = project.get("branch") or "main"
+    return flat
+
+
 _PATHS = {"root_dir", "cache_dir"}
-_BOOLS = {"remote_check", "offline", "simulate"}
+_BOOLS = {"remote_check", "offline", "simulate", "auto_update"}
 _INTS = {"jobs", "keep_releases", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes"}
 _FLOATS = {"lock_timeout", "git_timeout"}
 
@@ -103,7 +127,9 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             return _to_number(value, float)
     except ValueError:
         raise ConfigError(f"{origin}: '{name}' has the value {value!r}; {_expected(name)}.") from None
-    if name in ("source_template", "trigger") and not isinstance(value, str):
+    if name == "notify" and not isinstance(value, Mapping):
+        raise ConfigError(f"{origin}: 'notify' must be a mapping with 'urls' and optional 'commit_status'.")
+    if name in ("source_template", "trigger", "project_source", "project_branch") and not isinstance(value, str):
         raise ConfigError(f"{origin}: '{name}' must be a string.")
     return value
 

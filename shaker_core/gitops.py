@@ -1,0 +1,232 @@
+"""GitOps: the master serves what version control says.
+
+A sync fetches the project repository (``project_source``, branch
+``project_branch``), publishes its tree as the project directory
+(``vendor/_project``, switched atomically), then installs the pinned formulas
+from its lock. Pushes (verified webhooks) and a schedule trigger syncs; bursts
+coalesce so two syncs never overlap and the last push is never lost.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import api, lockfile, records
+from .errors import GitError, LayoutError, ShakerError
+from .git import Credentials, GitCache
+from .layout import Vendor
+from .settings import Settings
+from .webhook import Push, WebhookSettings, parse, raw_parts, repository_key, verify
+
+log = logging.getLogger(__name__)
+
+PENDING = ".sync-pending"
+SYNC_LOCK = ".sync.lock"
+
+
+# -- syncing --
+
+
+def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = None) -> api.Report:
+    """Publish the project repository's branch head and install its lock; coalesced and suspendable."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    suspension = records.suspended(vendor.path)
+    if suspension:
+        return _suspended("sync", suspension)
+    label = f"{trigger}:{delivery}" if delivery else trigger
+    return _coalesced(vendor.path, lambda: _sync_once(replace(settings, trigger=label)))
+
+
+def reconcile(settings: Settings) -> api.Report:
+    """What a schedule runs: the same as a push to every tracked source."""
+    report = sync(settings, trigger="schedule")
+    report["command"] = "reconcile"
+    return report
+
+
+def _sync_once(settings: Settings) -> api.Report:
+    project_commit = publish_project(settings) if settings.project_source else None
+    report = api.install_pinned(replace(settings, project_commit=project_commit))
+    report["project_commit"] = project_commit
+    return report
+
+
+def publish_project(settings: Settings) -> str:
+    """Fetch the project repository and switch ``vendor/_project`` to its branch head; return the commit."""
+    assert settings.project_source is not None
+    vendor = Vendor(settings.root, settings.keep_releases)
+    with GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=1,
+                  offline=settings.offline, timeout=settings.git_timeout) as cache:
+        head = cache.branches(settings.project_source).get(settings.project_branch)
+        if head is None:
+            raise GitError(f"The project repository has no branch '{settings.project_branch}'; set shaker:project:branch to the branch to deploy.")
+        vendor.publish_project(head, lambda destination: cache.export(settings.project_source or "", head, destination))
+    return head
+
+
+def _coalesced(vendor: Path, run: Callable[[], api.Report]) -> api.Report:
+    """Run ``run`` now, or leave it to the sync in progress; never two at once, never a lost trigger."""
+    vendor.mkdir(parents=True, exist_ok=True)
+    pending = vendor / PENDING
+    pending.touch()
+    last: api.Report | None = None
+    runs = 0
+    while pending.exists():
+        with open(vendor / SYNC_LOCK, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if last is None:
+                    return {"command": "sync", "success": True, "coalesced": True,
+                            "comment": "A sync is running; it will run once more for this trigger."}
+                break
+            while pending.exists():
+                pending.unlink(missing_ok=True)
+                last = _attempt(run)
+                runs += 1
+    assert last is not None
+    last["runs"] = runs
+    return last
+
+
+def _attempt(run: Callable[[], api.Report]) -> api.Report:
+    try:
+        return run()
+    except ShakerError as exc:
+        log.warning("sync failed: %s", exc.message)
+        return {"command": "sync", "success": False, "retcode": exc.exit_code, **exc.as_dict()}
+
+
+# -- pushes --
+
+
+def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: Mapping[str, Any]) -> api.Report:
+    """Verify a webhook event, then sync what it names (or say why it is ignored)."""
+    headers, body = raw_parts(event_data)
+    provider = verify(headers, body, WebhookSettings.from_mapping(webhook))
+    push = parse(provider, headers, body)
+    if not push.is_push:
+        return _ignored(push, f"'{push.event}' is not a push")
+    keys = {repository_key(url) for url in push.repository_urls}
+    if settings.project_source and repository_key(settings.project_source) in keys:
+        if push.branch != settings.project_branch:
+            return _ignored(push, f"the push is to {push.ref or 'no ref'}, and the project branch is {settings.project_branch}")
+        return _with_push(sync(settings, trigger="webhook", delivery=push.delivery), push)
+    return _formula_push(settings, push, keys)
+
+
+def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
+    lock = lockfile.read(settings.lock_path)
+    for entry in lock.entries:
+        if repository_key(entry.source or settings.default_source(entry.name)) not in keys:
+            continue
+        if entry.kind == "branch" and push.branch != entry.ref or entry.kind == "tag" and not push.tag:
+            return _ignored(push, f"{entry.name} is pinned to {entry.kind} {entry.ref}; this push does not change it")
+        if not settings.auto_update:
+            return {**_ignored(push, f"{entry.name} has a new {'tag ' + push.tag if push.tag else 'commit'}; it stays at {entry.ref} (shaker:auto_update is off)"),
+                    "outdated": [entry.name]}
+        vendor = Vendor(settings.root, settings.keep_releases)
+        if records.suspended(vendor.path):
+            return _suspended("update", records.suspended(vendor.path) or {})
+        label = f"webhook:{push.delivery}" if push.delivery else "webhook"
+        run = (lambda: api.update(replace(settings, trigger=label), [entry.name])) if entry.kind == "tag" else \
+              (lambda: api.install_pinned(replace(settings, trigger=label, remote_check=True)))
+        return _with_push(_coalesced(vendor.path, run), push)
+    return _ignored(push, "the repository is neither the project repository nor a locked formula")
+
+
+def _with_push(report: api.Report, push: Push) -> api.Report:
+    report["push"] = {"provider": push.provider, "ref": push.ref, "delivery": push.delivery}
+    return report
+
+
+def _ignored(push: Push, reason: str) -> api.Report:
+    return {"command": "webhook", "success": True, "ignored": True, "comment": f"Ignored: {reason}.",
+            "push": {"provider": push.provider, "event": push.event, "ref": push.ref, "delivery": push.delivery}}
+
+
+def _suspended(command: str, suspension: Mapping[str, Any]) -> api.Report:
+    return {"command": command, "success": True, "suspended": True, "changes": {},
+            "comment": f"Syncing is suspended ({suspension.get('reason')}); run shaker.resume to sync again."}
+
+
+# -- history, rollback, suspension --
+
+
+def history(settings: Settings) -> api.Report:
+    """The releases kept, newest first, and the recent deploys."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    current = vendor.current_id()
+    releases = [
+        {"release": info.release, "created": info.created, "current": info.release == current,
+         "formulas": {name: rec.get("ref") for name, rec in info.formulas.items()}}
+        for info in vendor.history()
+    ]
+    return {"command": "history", "success": True, "current": current, "releases": releases,
+            "deploys": records.read_deploys(vendor.path, limit=20)}
+
+
+def rollback(settings: Settings, release: str | None = None) -> api.Report:
+    """Switch ``_root`` back to ``release`` (default: the one before the current), atomically."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    with vendor.lock(settings.lock_timeout):
+        current = vendor.current_id()
+        target = release or _previous(vendor, current)
+        if target is None or vendor.release_info(target) is None:
+            kept = ", ".join(info.release for info in vendor.history()) or "none"
+            raise LayoutError(f"There is no kept release {target or 'before ' + str(current)} to roll back to; kept releases: {kept}.")
+        vendor.switch(target)
+        info = vendor.release_info(target)
+    suspended = records.suspended(vendor.path)
+    note = "Syncing is suspended, so it stays." if suspended else "The next sync (push or schedule) will move forward again; run shaker.suspend to keep it."
+    return {"command": "rollback", "success": True, "published": True, "release": target, "previous_release": current,
+            "module_dirs_changed": True, "served_changes": {}, "root_dir": str(settings.root),
+            "formulas": {name: {"ref": rec.get("ref"), "commit": rec.get("commit")} for name, rec in (info.formulas if info else {}).items()},
+            "comment": f"Rolled back from {current} to {target}. {note}"}
+
+
+def _previous(vendor: Vendor, current: str | None) -> str | None:
+    releases = [info.release for info in vendor.history()]
+    if current in releases:
+        older = releases[releases.index(current) + 1:]
+        return older[0] if older else None
+    return releases[0] if releases else None
+
+
+def suspend(settings: Settings, reason: str, by: str = "operator") -> api.Report:
+    """Make every sync a no-op until resume."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    record = records.suspend(vendor.path, reason or "no reason given", by)
+    return {"command": "suspend", "success": True, "suspended": record}
+
+
+def resume(settings: Settings) -> api.Report:
+    """Let syncs run again."""
+    vendor = Vendor(settings.root, settings.keep_releases)
+    was = records.resume(vendor.path)
+    comment = "Syncing resumed; the next push or schedule syncs." if was else "Syncing was not suspended."
+    return {"command": "resume", "success": True, "was_suspended": was, "comment": comment}
+
+
+def status(settings: Settings) -> api.Report:
+    """What is served against the lock, the last deploy, and the project branch head (drift)."""
+    report = api.status(settings)
+    vendor = Vendor(settings.root, settings.keep_releases)
+    deploy = records.read_deploy(vendor.path)
+    report["deploy"] = deploy
+    report["suspended"] = records.suspended(vendor.path)
+    if settings.project_source:
+        head = _project_head(settings)
+        deployed = (deploy or {}).get("project_commit")
+        report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "in_sync": head == deployed}
+        report["in_sync"] = report["in_sync"] and head == deployed
+    return report
+
+
+def _project_head(settings: Settings) -> str | None:
+    with GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=1,
+                  offline=settings.offline, timeout=settings.git_timeout) as cache:
+        return cache.branches(settings.project_source or "").get(settings.project_branch)
