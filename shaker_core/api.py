@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import lockfile, notify, records
+from . import faults, lockfile, notify, records
 from .errors import GitError, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
@@ -318,10 +318,16 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
         return report
     vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
     vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
+    faults.point("after-build")
     if lock_changed:
-        lockfile.write(settings.lock_path, new, settings.default_source)
+        lockfile.stage(settings.lock_path, lock_text)
+        faults.point("after-stage")
     if previous != plan.release_id:
         vendor.switch(plan.release_id)
+        faults.point("after-switch")
+    if lock_changed:
+        lockfile.commit_staged(settings.lock_path)
+    faults.point("after-publish")
     vendor.collect_garbage()
     report.update(
         published=previous != plan.release_id,
@@ -422,8 +428,23 @@ def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -
         stack.enter_context(cache)
         if not settings.simulate:
             stack.enter_context(vendor.lock(settings.lock_timeout))
+            recover(settings, vendor)
         yield cache, vendor
     log.info("done in %.2fs; fetched %d mirrors", time.monotonic() - started, len(cache.fetched))
+
+
+def recover(settings: Settings, vendor: Vendor) -> None:
+    """Finish or undo a publish that a crash cut between switching ``_root`` and renaming the lock (holds the writer lock)."""
+    staged = lockfile.staged_text(settings.lock_path)
+    if staged is None:
+        return
+    current = vendor.current_id()
+    served = vendor.release_info(current) if current else None
+    if served is not None and served.lock_text == staged:
+        lockfile.commit_staged(settings.lock_path)
+        log.warning("Finished the lock update of release %s that an interrupted run left behind.", current)
+    else:
+        lockfile.drop_staged(settings.lock_path)
 
 
 def _as_mapping(settings: Settings) -> dict[str, Any]:

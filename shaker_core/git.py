@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pygit2
 
+from . import faults
 from .errors import GitError, LayoutError, LimitExceeded
 from .manifest import Manifest, parse_manifest
 from .sources import name_from_url, redact, strip_credentials
@@ -107,6 +108,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
         raise _AuthFailed("no configured credential fits what the source accepts")
 
     def transfer_progress(self, stats: Any) -> None:
+        if stats.received_objects:
+            faults.point("mid-fetch")
         if time.monotonic() > self._deadline:
             raise _Timeout("the transfer took too long")
         if self._progress is not None:
@@ -210,6 +213,7 @@ class GitCache:
 
     def _sync_mirror(self, url: str) -> None:
         path = self.mirror_path(url)
+        faults.point("before-fetch")
         if self.offline:
             if not path.exists():
                 raise GitError(f"{_describe(url)} is not in the cache and --offline forbids fetching it; run once without --offline.", url=redact(url))
@@ -385,6 +389,7 @@ class _TreeWriter:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if entry.filemode == _MODE_EXEC else 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        faults.point("mid-export")
 
     def _write_link(self, entry: Any, target: Path, path: str) -> None:
         link = self.repo[entry.id].data.decode("utf-8", "replace")

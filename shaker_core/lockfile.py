@@ -11,13 +11,14 @@ still read. The same resolution always renders to the same bytes.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .atomic import write_atomic
+from .atomic import fsync_dir, write_atomic
 from .errors import LockFileError
-from .sources import check_name, check_url, looks_like_url, name_from_url
+from .sources import check_name, check_url, looks_like_url, name_from_url, redact
 from .versions import is_commit, is_valid_branch_name, parse_tag
 
 FILENAME = "formula-requirements.txt"
@@ -117,6 +118,34 @@ def write(path: Path, lock: LockFile, default_source: Callable[[str], str] | Non
     return True
 
 
+def _staged_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.next")
+
+
+def stage(path: Path, text: str) -> None:
+    """Write the next lock beside the lock (atomically); :func:`commit_staged` makes it the lock."""
+    write_atomic(_staged_path(path), text)
+
+
+def commit_staged(path: Path) -> None:
+    """Make the staged lock the lock with one rename."""
+    os.replace(_staged_path(path), path)
+    fsync_dir(path.parent)
+
+
+def staged_text(path: Path) -> str | None:
+    """The staged lock's text, or None when nothing is staged."""
+    try:
+        return _staged_path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def drop_staged(path: Path) -> None:
+    """Forget a staged lock (its publish never switched)."""
+    _staged_path(path).unlink(missing_ok=True)
+
+
 def _strip_comment(line: str) -> str:
     stripped = line.strip()
     if stripped.startswith("#"):
@@ -131,10 +160,10 @@ def _parse_line(content: str, where: str) -> LockEntry:
     fields = content.split()
     pin, rest = fields[0], fields[1:]
     if "==" not in pin:
-        raise LockFileError(f"{where} ('{_short(content)}') is not '<org>/<name>==<tag>'; a lock pins each formula with '=='.")
+        raise LockFileError(f"{where} ('{_short(redact(content))}') is not '<org>/<name>==<tag>'; a lock pins each formula with '=='.")
     head, ref = pin.split("==", 1)
-    if not head or head[-1] in "<>!~=" or ref[:1] in "<>!~=":
-        raise LockFileError(f"{where} ('{_short(content)}') uses a range; a lock pins each formula with exactly '=='.")
+    if (head and head[-1] in "<>!~=") or (ref and ref[0] in "<>!~="):
+        raise LockFileError(f"{where} ('{_short(redact(content))}') uses a range; a lock pins each formula with exactly '=='.")
     name, legacy_source = _name_and_source(head, where)
     _check_ref(ref, where)
     commit = _commit_field(rest, where)
@@ -149,9 +178,9 @@ def _short(text: str, limit: int = 80) -> str:
 def _name_and_source(head: str, where: str) -> tuple[str, str | None]:
     if looks_like_url(head):
         reason = check_url(head)
-        name = name_from_url(head)
+        name = name_from_url(head) if reason is None else None
         if reason or name is None:
-            raise LockFileError(f"{where}: '{_short(head)}' is not a usable git URL ({reason or 'no <org>/<name> in its path'}).")
+            raise LockFileError(f"{where}: '{_short(redact(head))}' is not a usable git URL ({reason or 'no <org>/<name> in its path'}).")
         return name, head
     reason = check_name(head)
     if reason:
