@@ -99,7 +99,9 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
         settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments_in, trigger="module")
         report = adapter.run(command, settings, **arguments)
     except ShakerError as exc:
-        raise CommandExecutionError(exc.message, info=adapter.failure(command, exc)) from None
+        # Only the message: with info= salt appends "Additional info follows:" and the
+        # whole failure dict as YAML, so the operator would read the sentence twice.
+        raise CommandExecutionError(exc.message) from None
     if report.get("published") and __opts__.get("file_client") == "local":
         _clear_local_file_list_cache()
     return report

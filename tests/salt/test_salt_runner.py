@@ -1,0 +1,241 @@
+"""``salt-run shaker.*`` on a running master, and what its minion then gets from the published root.
+
+The tests run in file order on one master: the first install publishes the example
+project, the next tests use what it published, the update moves one formula, and the
+conflict test checks that a failure leaves everything served as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+from saltsuite import MASTER_ID, json_documents, runner_output, tag_commit
+
+pytestmark = pytest.mark.salt
+
+FORMULAS = ("example_org/common-formula", "example_org/firewall-formula", "example_org/nginx-formula", "example_org/users-formula")
+# The example project wants nginx>=v1.0.0 and firewall<v2.0.0; nginx v2.0.0 needs firewall>=v2.0.0,
+# so the resolver backtracks to nginx v1.1.0 (see README).
+EXPECTED_TAGS = {
+    "example_org/common-formula": "v1.1.0",
+    "example_org/firewall-formula": "v1.5.0",
+    "example_org/nginx-formula": "v1.1.0",
+    "example_org/users-formula": "v1.2.0",
+}
+FIREWALL = "example_org/firewall-formula"
+FIREWALL_V16_SLS = """\
+shaker_example_firewall:
+  test.succeed_without_changes:
+    - name: firewall v1.6.0
+"""
+FIREWALL_V16_RULES = """\
+shaker_example_firewall_rules:
+  test.succeed_without_changes:
+    - name: firewall rules
+"""
+FIREWALL_V16_MODULE = '''\
+"""Shipped by firewall-formula v1.6.0: a module file the published root did not have before."""
+
+
+def rules():
+    return "firewall-rules-16"
+'''
+
+
+def _served_release(project_dir):
+    return os.path.basename(os.readlink(project_dir / "vendor" / "_root"))
+
+
+@pytest.fixture(scope="module")
+def first_install(salt_run_cli, salt_minion, project_dir):
+    """``salt-run shaker.install`` on the fresh example project, once for the module."""
+    assert not (project_dir / "vendor" / "_root").exists() or not any((project_dir / "vendor" / "_root").iterdir())
+    started = time.time()
+    result = salt_run_cli.run("shaker.install")
+    report, progress = runner_output(result)
+    return {"result": result, "report": report, "progress": progress, "started": started}
+
+
+def test_install_returns_the_four_pins_and_a_release(first_install, example_forge, project_dir):
+    result, report = first_install["result"], first_install["report"]
+    assert result.returncode == 0, result
+    assert report["success"] is True
+    assert report["command"] == "install"
+    assert report["published"] is True
+    assert report["previous_release"] is None
+    expected = {name: {"ref": tag, "commit": tag_commit(example_forge.bare(name), tag)} for name, tag in EXPECTED_TAGS.items()}
+    assert report["formulas"] == expected
+    assert report["changes"] == {name: {"old": None, "new": pin} for name, pin in expected.items()}
+    assert re.fullmatch(r"[0-9a-f]{16}", report["release"])
+    # What the report says is what is on disk: the lock pins it, _root serves it.
+    assert _served_release(project_dir) == report["release"]
+    lock = (project_dir / "formula-requirements.txt").read_text()
+    for name, pin in expected.items():
+        assert f"{name}=={pin['ref']} {pin['commit']}\n" in lock
+    assert sorted(os.listdir(project_dir / "vendor" / "_root")) == ["_modules", "_states", "common", "firewall", "nginx", "users"]
+    # salt-run showed one progress message per fetched mirror before the return.
+    assert sorted(first_install["progress"]) == [f"fetched {name}" for name in FORMULAS]
+
+
+def test_install_fires_complete_event(first_install, event_listener, project_dir):
+    report = first_install["report"]
+    matched = event_listener.wait_for_events([(MASTER_ID, "shaker/install/complete")], after_time=first_install["started"], timeout=30)
+    assert matched.found_all_events, "no shaker/install/complete event on the master bus"
+    (event,) = list(matched)
+    assert event.data["command"] == "install"
+    assert event.data["release"] == report["release"]
+    assert event.data["previous_release"] is None
+    assert event.data["root_dir"] == str(project_dir)
+    assert event.data["changes"] == report["served_changes"]
+    assert set(event.data["changes"]) == set(FORMULAS)
+    # nginx ships _modules/, common ships _states/: minions must sync.
+    assert event.data["module_dirs_changed"] is True
+
+
+def test_minion_applies_nginx_from_the_published_root(first_install, salt_cli, salt_minion):
+    result = salt_cli.run("state.apply", "nginx", minion_tgt=salt_minion.id)
+    assert result.returncode == 0, result
+    states = {ret["__id__"]: ret for ret in result.data.values()}
+    # nginx includes users and firewall; users renders common/map.jinja from the common formula.
+    assert set(states) == {"shaker_example_nginx", "shaker_example_users", "shaker_example_firewall"}
+    assert all(ret["result"] is True for ret in states.values()), states
+    assert {ret["__sls__"] for ret in states.values()} == {"nginx", "users", "firewall"}
+    assert states["shaker_example_users"]["name"] == "users for example"
+
+
+def test_minion_loads_the_formulas_modules_after_sync_all(first_install, salt_cli, salt_minion):
+    synced = salt_cli.run("saltutil.sync_all", minion_tgt=salt_minion.id)
+    assert synced.returncode == 0, synced
+    assert "modules.nginx_helper" in synced.data["modules"]
+    assert "states.common_marker" in synced.data["states"]
+    version = salt_cli.run("nginx_helper.version", minion_tgt=salt_minion.id)
+    assert version.returncode == 0, version
+    assert version.data == "nginx-helper-1"
+    marker = salt_cli.run("state.single", "common_marker.present", "name=marker", minion_tgt=salt_minion.id)
+    assert marker.returncode == 0, marker
+    (ret,) = marker.data.values()
+    assert ret["result"] is True and ret["comment"] == "common_marker is loaded"
+
+
+def test_update_moves_one_formula_and_minion_sees_it_without_restart(
+    first_install, salt_master, salt_run_cli, salt_cli, salt_minion, example_forge, project_dir, event_listener
+):
+    """A new firewall tag upstream; `shaker.update` moves it; the running master serves it at once.
+
+    The master has fileserver_list_cache_time 300: the minion lists the master's files
+    first (filling the roots file-list cache), so the new files of v1.6.0 (a new sls and
+    a new execution module) are only visible afterwards if the runner cleared that cache.
+    """
+    master_pid = salt_master.pid
+    listed = salt_cli.run("cp.list_master", minion_tgt=salt_minion.id)
+    assert "firewall/init.sls" in listed.data and "firewall/rules.sls" not in listed.data
+    before = (project_dir / "formula-requirements.txt").read_text()
+    previous_release = _served_release(project_dir)
+
+    new_commit = example_forge.release(
+        FIREWALL,
+        "v1.6.0",
+        {
+            "firewall/init.sls": FIREWALL_V16_SLS,
+            "firewall/rules.sls": FIREWALL_V16_RULES,
+            "_modules/firewall_helper.py": FIREWALL_V16_MODULE,
+        },
+    )
+    started = time.time()
+    result = salt_run_cli.run("shaker.update", FIREWALL)
+    report, _ = runner_output(result)
+    assert result.returncode == 0, result
+    assert report["success"] is True and report["command"] == "update" and report["published"] is True
+    assert report["changes"] == {
+        FIREWALL: {
+            "old": {"ref": "v1.5.0", "commit": tag_commit(example_forge.bare(FIREWALL), "v1.5.0")},
+            "new": {"ref": "v1.6.0", "commit": new_commit},
+        }
+    }
+    assert {name: pin["ref"] for name, pin in report["formulas"].items()} == {**EXPECTED_TAGS, FIREWALL: "v1.6.0"}
+    assert report["previous_release"] == previous_release != report["release"]
+    assert _served_release(project_dir) == report["release"]
+    after = (project_dir / "formula-requirements.txt").read_text()
+    assert after != before and f"{FIREWALL}==v1.6.0 {new_commit}\n" in after
+
+    matched = event_listener.wait_for_events([(MASTER_ID, "shaker/install/complete")], after_time=started, timeout=30)
+    assert matched.found_all_events
+    (event,) = list(matched)
+    assert event.data["command"] == "update"
+    assert event.data["release"] == report["release"] and event.data["previous_release"] == previous_release
+    assert set(event.data["changes"]) == {FIREWALL}
+    assert event.data["module_dirs_changed"] is True  # firewall now ships _modules/firewall_helper.py
+
+    # The same master process serves the new content.
+    assert salt_master.is_running() and salt_master.pid == master_pid
+    content = salt_cli.run("cp.get_file_str", "salt://firewall/init.sls", minion_tgt=salt_minion.id)
+    assert content.data == FIREWALL_V16_SLS
+    listed = salt_cli.run("cp.list_master", minion_tgt=salt_minion.id)
+    assert "firewall/rules.sls" in listed.data and "_modules/firewall_helper.py" in listed.data
+    applied = salt_cli.run("state.apply", "firewall.rules", minion_tgt=salt_minion.id)
+    assert applied.returncode == 0, applied
+    (ret,) = applied.data.values()
+    assert ret["result"] is True and ret["name"] == "firewall rules"
+    synced = salt_cli.run("saltutil.sync_modules", minion_tgt=salt_minion.id)
+    assert "modules.firewall_helper" in synced.data
+    assert salt_cli.run("firewall_helper.rules", minion_tgt=salt_minion.id).data == "firewall-rules-16"
+    applied = salt_cli.run("state.apply", "nginx", minion_tgt=salt_minion.id)
+    assert applied.returncode == 0, applied
+    names = {ret["__id__"]: ret["name"] for ret in applied.data.values()}
+    assert names["shaker_example_firewall"] == "firewall v1.6.0"
+
+
+CONFLICTING_METADATA = """\
+formula: example_org/site-formula
+dependencies:
+  - example_org/nginx-formula==v2.0.0
+  - example_org/firewall-formula<v2.0.0
+"""
+
+
+def test_conflict_fails_visibly_and_keeps_serving(first_install, salt_run_cli, project_dir, event_listener):
+    metadata = project_dir / "metadata.yml"
+    original = metadata.read_text()
+    lock_before = (project_dir / "formula-requirements.txt").read_bytes()
+    served_before = _served_release(project_dir)
+    files_before = sorted(os.listdir(project_dir / "vendor" / "_root"))
+    metadata.write_text(CONFLICTING_METADATA)
+    started = time.time()
+    try:
+        result = salt_run_cli.run("shaker.install")
+    finally:
+        metadata.write_text(original)
+    report = json_documents(result.stdout)[-1]
+    assert result.returncode != 0, result
+    assert report["success"] is False
+    assert report["error"] == "conflict"
+    assert report["retcode"] == result.returncode == 4
+    message = report["message"]
+    assert message.startswith("Cannot pick one version of example_org/firewall-formula that satisfies every constraint:")
+    assert "project -> example_org/nginx-formula v2.0.0 -> example_org/firewall-formula>=v2.0.0" in message
+    assert "project -> example_org/firewall-formula<v2.0.0" in message
+    assert "overrides:" in message
+
+    matched = event_listener.wait_for_events([(MASTER_ID, "shaker/install/failed")], after_time=started, timeout=30)
+    assert matched.found_all_events, "no shaker/install/failed event on the master bus"
+    (event,) = list(matched)
+    assert event.data["success"] is False and event.data["message"] == message
+    assert event.data["root_dir"] == str(project_dir)
+    assert not event_listener.get_events([(MASTER_ID, "shaker/install/complete")], after_time=started)
+
+    # Nothing moved: the same release is served, the lock is byte for byte the same.
+    assert _served_release(project_dir) == served_before
+    assert sorted(os.listdir(project_dir / "vendor" / "_root")) == files_before
+    assert (project_dir / "formula-requirements.txt").read_bytes() == lock_before
+
+
+def test_runner_functions_are_documented(salt_run_cli):
+    result = salt_run_cli.run("doc.runner")
+    assert result.returncode == 0, result
+    docs = {name: doc for name, doc in result.data.items() if name.startswith("shaker.")}
+    assert {"shaker.install", "shaker.install_pinned", "shaker.update", "shaker.check", "shaker.status"} <= set(docs)
+    for name, doc in docs.items():
+        assert "CLI Example" in doc and f"salt-run {name}" in doc, name
