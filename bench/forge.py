@@ -74,6 +74,7 @@ def _stream_small(index: int, count: int, tags: int) -> str:
             f"{name}/map.jinja": f'{{% set {name} = {{"version": "{version}"}} %}}\n',
             f"_modules/{name}_util.py": f'def version():\n    return "{version}"\n',
             "README.rst": f"{name} formula, release {version}\n",
+            "meta/main.yml": "galaxy_info: {author: bench}\n",  # lets ansible-galaxy install it as a role too
         }
         parts.append(_commit(t + 1, t, files, f"Release {version}"))
         parts.append(f"tag {version}\nfrom :{t + 1}\ntagger Bench <bench@example.invalid> {1700000000 + t} +0000\n{_blob(f'{name} {version}')}")
@@ -97,6 +98,7 @@ def _stream_big(tags: int) -> str:
             files.update({f"big/file{n}.sls": f"state_{n}:\n  test.nop: []\n" for n in range(BIG_FILES)})
             files["big/init.sls"] = "include: []\n"
             files["metadata.yml"] = f"formula: {ORG}/big-formula\n"
+            files["meta/main.yml"] = "galaxy_info: {author: bench}\n"
         parts.append(_commit(step, step - 1, files, f"step {step}"))
     for t in range(tags):
         mark = BIG_HISTORY - (tags - 1 - t) * 10

@@ -11,8 +11,13 @@ many files and a long history), then times, as separate processes:
   with the forge renamed away (so any network access would fail);
 - ``bump``: one new tag upstream, then ``salt-shaker update <that formula>``;
 - ``check``: ``salt-shaker check``;
-- floors: ``git clone --depth 1`` of every pinned repository, sequentially and
-  8 at a time.
+- floors: ``git clone --depth 1`` of every repository, sequentially and 8 at a
+  time, and ``git ls-remote`` of every repository 8 at a time;
+- peers on the same forge and the same pins, each only when installed:
+  r10k ``puppetfile install`` (Debian package ``r10k``) cold and warm, and
+  ansible-galaxy ``role install`` (``pip install ansible-core``) cold and warm;
+- the runner: ``salt-run shaker.install_pinned`` with nothing changed
+  (``--salt``; needs salt in this Python).
 
 After each salt-shaker run it checks that ``vendor/_root`` holds exactly what
 the lock pins (a fast wrong answer shows as FAIL). It prints the median wall
@@ -40,6 +45,8 @@ sys.path.insert(0, str(HERE.parent))
 import forge as forge_module  # noqa: E402
 
 SHAKER = [sys.executable, "-m", "shaker_core.cli"]
+R10K = shutil.which("r10k")
+GALAXY = shutil.which("ansible-galaxy") or next((str(p) for p in [Path(sys.executable).with_name("ansible-galaxy")] if p.exists()), None)
 
 
 @dataclass
@@ -50,14 +57,14 @@ class Sample:
     ok: bool = True
 
 
-def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Sample:
+def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok_codes: tuple[int, ...] = (0,)) -> Sample:
     """Run a command as a child process; wall time, CPU time and peak RSS of it (and its children)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     stderr = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    if os.waitstatus_to_exitcode(status) not in ok_codes:
         raise SystemExit(f"{' '.join(command)} failed:\n{stderr}")
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
@@ -75,27 +82,75 @@ def timed_parallel(commands: list[list[str]], jobs: int) -> Sample:
     return Sample(time.perf_counter() - started, (after.children_user - before.children_user) + (after.children_system - before.children_system), rss)
 
 
-def verify(project: Path) -> bool:
-    """Whether vendor/_root holds exactly the init.sls of each pinned commit."""
+def pins(project: Path) -> dict[str, tuple[str, str]]:
+    """``{formula: (tag, commit)}`` from the project's lock."""
+    found = {}
+    for line in (project / "formula-requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            pin, commit = line.split()[:2]
+            name, tag = pin.split("==")
+            found[name] = (tag, commit)
+    return found
+
+
+def export_of(name: str) -> str:
+    return name.split("/")[1][: -len("-formula")]
+
+
+def verify(project: Path, forge: forge_module.Forge, installed: Path | None = None, nested: bool = False) -> bool:
+    """Whether ``installed`` (default vendor/_root) holds exactly each pinned commit's init.sls.
+
+    ``nested``: peers put a whole checkout per module (``<dir>/<export>/<export>/init.sls``).
+    """
     import pygit2
 
-    root = project / "vendor" / "_root"
-    for line in (project / "formula-requirements.txt").read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        pin, commit = line.split()[:2]
-        name = pin.split("==")[0]
-        repo_name = name.split("/")[1]
-        export = repo_name[: -len("-formula")]
-        mirror = next((project / "vendor" / "cache").glob(f"{name.replace('/', '-')}-*.git"), None)
-        if mirror is None:
-            return False
-        repo = pygit2.Repository(str(mirror))
+    root = installed or project / "vendor" / "_root"
+    for name, (_, commit) in pins(project).items():
+        repo = pygit2.Repository(str(forge.root / f"{name}.git"))
+        export = export_of(name)
         expected = repo[commit].peel(pygit2.Tree)[f"{export}/init.sls"]
-        served = root / export / "init.sls"
+        served = root / export / export / "init.sls" if nested else root / export / "init.sls"
         if not served.is_file() or served.read_bytes() != repo[expected.id].data:
             return False
     return True
+
+
+def write_puppetfile(path: Path, project: Path, forge: forge_module.Forge) -> None:
+    lines = [f"mod '{export_of(name)}', :git => 'file://{forge.root}/{name}.git', :tag => '{tag}'" for name, (tag, _) in pins(project).items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_galaxy_requirements(path: Path, project: Path, forge: forge_module.Forge) -> None:
+    lines = [f"- src: git+file://{forge.root}/{name}.git\n  version: {tag}\n  name: {export_of(name)}" for name, (tag, _) in pins(project).items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def measure_peers(project: Path, forge: forge_module.Forge, workdir: Path, results: dict[str, list[Sample]]) -> None:
+    """r10k and ansible-galaxy on the same pins, cold then warm."""
+    home = workdir / "peer-home"
+    env = {**os.environ, "HOME": str(home)}
+    if R10K:
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        puppetfile, moduledir = workdir / "Puppetfile", workdir / "r10k-modules"
+        write_puppetfile(puppetfile, project, forge)
+        (workdir / "r10k.yaml").write_text(f"cachedir: {workdir / 'r10k-cache'}\n")
+        shutil.rmtree(moduledir, ignore_errors=True)
+        shutil.rmtree(workdir / "r10k-cache", ignore_errors=True)
+        command = [R10K, "puppetfile", "install", "--puppetfile", str(puppetfile), "--moduledir", str(moduledir), "--config", str(workdir / "r10k.yaml")]
+        for run in ("r10k-cold", "r10k-warm"):
+            sample = timed(command, env=env)
+            sample.ok = verify(project, forge, moduledir, nested=True)
+            results[run].append(sample)
+    if GALAXY:
+        requirements, roles = workdir / "requirements.yml", workdir / "galaxy-roles"
+        write_galaxy_requirements(requirements, project, forge)
+        shutil.rmtree(roles, ignore_errors=True)
+        command = [GALAXY, "role", "install", "-r", str(requirements), "-p", str(roles)]
+        for run in ("galaxy-cold", "galaxy-warm"):
+            sample = timed(command, env=env)
+            sample.ok = verify(project, forge, roles, nested=True)
+            results[run].append(sample)
 
 
 def add_tag(bare: Path, tag: str) -> None:
@@ -116,33 +171,38 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path) -> dict[str, Sa
     (project / "metadata.yml").write_text(forge_module.project_metadata(forge))
     (project / "shaker.yml").write_text(f"source_template: {forge.template}\n")
     root_args = ["--root_dir", str(project)]
-    results: dict[str, list[Sample]] = {name: [] for name in ("cold", "warm", "bump", "check", "clone-seq", "clone-8")}
+    names = ["cold", "warm", "bump", "check", "clone-seq", "clone-8", "ls-remote-8"]
+    names += ["r10k-cold", "r10k-warm"] if R10K else []
+    names += ["galaxy-cold", "galaxy-warm"] if GALAXY else []
+    results: dict[str, list[Sample]] = {name: [] for name in names}
     for run in range(runs):
         shutil.rmtree(project / "vendor", ignore_errors=True)
         (project / "formula-requirements.txt").unlink(missing_ok=True)
         sample = timed([*SHAKER, "install", *root_args])
-        sample.ok = verify(project)
+        sample.ok = verify(project, forge)
         results["cold"].append(sample)
         hidden = forge.root.with_name(forge.root.name + ".away")
         forge.root.rename(hidden)
         try:
             sample = timed([*SHAKER, "install-pinned-versions", *root_args])
-            sample.ok = verify(project)
             results["warm"].append(sample)
         finally:
             hidden.rename(forge.root)
+        sample.ok = verify(project, forge)
+        measure_peers(project, forge, workdir, results)
         bumped = forge.names[(run * 7) % (len(forge.names) - 1)]
         add_tag(forge.root / f"{bumped}.git", f"v9.{run}.{int(time.time())}")
         sample = timed([*SHAKER, "update", bumped, *root_args])
-        sample.ok = verify(project) and f"{bumped}==v9.{run}." in (project / "formula-requirements.txt").read_text()
+        sample.ok = verify(project, forge) and f"{bumped}==v9.{run}." in (project / "formula-requirements.txt").read_text()
         results["bump"].append(sample)
-        results["check"].append(timed([*SHAKER, "check", *root_args]))
+        results["check"].append(timed([*SHAKER, "check", *root_args], ok_codes=(0, 1)))
         urls = [f"file://{forge.root}/{name}.git" for name in forge.names]
         with tempfile.TemporaryDirectory(dir=workdir) as clones:
             commands = [["git", "clone", "-q", "--depth", "1", url, f"{clones}/seq{i}"] for i, url in enumerate(urls)]
             results["clone-seq"].append(timed_parallel(commands, 1))
             commands = [["git", "clone", "-q", "--depth", "1", url, f"{clones}/par{i}"] for i, url in enumerate(urls)]
             results["clone-8"].append(timed_parallel(commands, 8))
+        results["ls-remote-8"].append(timed_parallel([["git", "ls-remote", "-q", url] for url in urls], 8))
     return {name: _median(samples) for name, samples in results.items()}
 
 
@@ -155,14 +215,22 @@ def _median(samples: list[Sample]) -> Sample:
     )
 
 
+OURS = {"cold": ("clone-8", "r10k-cold", "galaxy-cold"), "warm": ("r10k-warm", "galaxy-warm"), "bump": ("ls-remote-8",), "check": ("ls-remote-8",)}
+
+
 def report(size: int, figures: dict[str, Sample]) -> None:
-    print(f"\nN={size} formulas (+1 big), {os.cpu_count()} cores")
-    print(f"{'run':<10} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}  verified  ratio to clone-8  ratio to clone-seq")
+    print(f"\nN={size} formulas (+1 big), {os.cpu_count()} cores, median of runs")
+    print(f"{'run':<12} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}  verified")
     for name, sample in figures.items():
-        ratio8 = sample.wall / figures["clone-8"].wall
-        ratio_seq = sample.wall / figures["clone-seq"].wall
-        ok = "yes" if sample.ok else "FAIL"
-        print(f"{name:<10} {sample.wall:>8.3f} {sample.cpu:>8.3f} {sample.rss_mb:>8.1f}  {ok:>8}  {ratio8:>15.2f}  {ratio_seq:>18.2f}")
+        print(f"{name:<12} {sample.wall:>8.3f} {sample.cpu:>8.3f} {sample.rss_mb:>8.1f}  {'yes' if sample.ok else 'FAIL':>8}")
+    print("ratios (peer wall / salt-shaker wall; above 1 means salt-shaker is faster):")
+    for ours, peers in OURS.items():
+        cells = [f"{peer} {figures[peer].wall / figures[ours].wall:.2f}x" for peer in peers if peer in figures]
+        print(f"  {ours:<6} vs " + ", ".join(cells))
+    if not R10K:
+        print("  r10k not installed: apt-get install r10k")
+    if not GALAXY:
+        print("  ansible-galaxy not installed: pip install ansible-core")
 
 
 def main() -> None:
