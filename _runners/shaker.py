@@ -93,6 +93,23 @@ def status(root_dir=None, **kwargs):
     return _run("status", root_dir, False, kwargs)
 
 
+def outdated(root_dir=None, **kwargs):
+    """Each locked formula's locked tag, the newest its constraints allow and the newest at all.
+
+    ``pending`` is True (and the job's retcode 1) when anything could move.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.outdated
+    """
+    report = _run("outdated", root_dir, False, kwargs)
+    if report.get("pending"):
+        report["retcode"] = 1
+    return report
+
+
 def webhook(hook=None, root_dir=None, **kwargs):
     """Verify a git push webhook and sync what it names; called by the reactor with the event data.
 

@@ -20,6 +20,7 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "update": api.update,
     "check": api.check,
     "status": gitops.status,
+    "outdated": api.outdated,
     "sync": api.sync,
     "webhook": gitops.on_push,
     "reconcile": gitops.reconcile,

@@ -11,10 +11,11 @@ import logging
 import os
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import faults, lockfile, notify, records
+from . import faults, insight, lockfile, notify, records
 from .errors import GitError, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
@@ -151,6 +152,45 @@ def status(settings: Settings) -> Report:
         "differences": differences,
         "releases": [info.release for info in vendor.history()],
     }
+
+
+def outdated(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+    """Each locked formula's locked tag, the newest its constraints allow, and the newest tag at all."""
+    project = project or read_project(settings)
+    lock = lockfile.read(settings.lock_path)
+    with _session(replace(settings, simulate=True), "always", progress) as (cache, _):
+        wanted = _resolve(project, cache, settings, None)
+        tags = {e.name: cache.versions(_source_of(e, settings)) for e in lock.entries if e.kind == "tag"}
+    rows = insight.outdated(lock, wanted, tags)
+    return {"command": "outdated", "success": True, "root_dir": str(settings.root), "formulas": rows,
+            "pending": any(row["outdated"] for row in rows)}
+
+
+def why(settings: Settings, name: str, project: Manifest | None = None) -> Report:
+    """Every chain of requirements that brings ``name`` in, with the constraint at each step."""
+    resolution = locked_resolution(settings, project)
+    if name not in resolution.pins:
+        raise UsageError(f"{name} is not in the resolved graph of {settings.root}; check the name (org/name-formula).")
+    chains = insight.why(resolution, name)
+    return {"command": "why", "success": True, "formula": name, "locked": resolution.pins[name].ref,
+            "chains": chains, "lines": [insight.format_chain(chain) for chain in chains]}
+
+
+def graph(settings: Settings, fmt: str = "text", project: Manifest | None = None) -> Report:
+    """The resolved dependency graph, as an indented tree or Graphviz DOT."""
+    if fmt not in ("text", "dot"):
+        raise UsageError(f"Unknown graph format '{fmt}'; use text or dot.")
+    resolution = locked_resolution(settings, project)
+    lines = insight.graph_dot(resolution) if fmt == "dot" else insight.graph_text(resolution)
+    return {"command": "graph", "success": True, "format": fmt, "lines": lines}
+
+
+def locked_resolution(settings: Settings, project: Manifest | None = None) -> Resolution:
+    """The graph as the lock pins it, read from the cache (fetching only missing mirrors)."""
+    project = project or read_project(settings)
+    lock = lockfile.read(settings.lock_path)
+    with _session(replace(settings, simulate=True), "missing", None) as (cache, _):
+        return _resolve(project, cache, settings, _preferred(lock, None, keep_locked=True))
 
 
 # -- resolution --

@@ -28,6 +28,9 @@ COMMANDS = {
     "check": "show what install would change; exit 1 when the lock would change",
     "update": "move the named formulas (all when none) to the newest allowed versions",
     "status": "show what vendor/_root serves against the lock",
+    "outdated": "list locked formulas with newer tags; exit 1 when anything could move",
+    "why": "show every chain of requirements that brings a formula in",
+    "graph": "print the resolved dependency graph (text tree, or --format dot)",
 }
 ENV_PREFIX = "SHAKER_"
 CONFIG_FILE = "shaker.yml"
@@ -69,6 +72,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "check": lambda: api.check(settings, progress),
         "update": lambda: api.update(settings, list(args.names), progress),
         "status": lambda: api.status(settings),
+        "outdated": lambda: api.outdated(settings, progress),
+        "why": lambda: api.why(settings, args.name),
+        "graph": lambda: api.graph(settings, args.format),
     }
     return commands[args.command]()
 
@@ -103,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
         _common_flags(command, argparse.SUPPRESS)
         if name == "update":
             command.add_argument("names", nargs="*", metavar="NAME", help="formulas to move, like org/users-formula")
+        if name == "why":
+            command.add_argument("name", metavar="NAME", help="a formula, like org/users-formula")
+        if name == "graph":
+            command.add_argument("--format", choices=("text", "dot"), default="text", help="text tree (default) or Graphviz DOT")
     return parser
 
 
@@ -174,6 +184,10 @@ def format_report(report: dict[str, Any]) -> list[str]:
     """Human lines: one per formula that changed, then a summary."""
     if report["command"] == "status":
         return _format_status(report)
+    if report["command"] in ("why", "graph"):
+        return list(report["lines"])
+    if report["command"] == "outdated":
+        return _format_outdated(report)
     lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in report["changes"].items()]
     lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     lines.append(_summary(report))
@@ -196,6 +210,15 @@ def _summary(report: dict[str, Any]) -> str:
     if report["published"]:
         return f"Published release {report['release']} with {count} formulas at {report['root_dir']}/vendor/_root."
     return f"Nothing to do: vendor/_root already serves release {report['release']} ({count} formulas)."
+
+
+def _format_outdated(report: dict[str, Any]) -> list[str]:
+    rows = [("formula", "locked", "wanted", "latest")]
+    rows += [(r["formula"], r["locked"], r["wanted"] or "-", r["latest"] or "-") for r in report["formulas"] if r["outdated"]]
+    if len(rows) == 1:
+        return [f"All {len(report['formulas'])} locked formulas are at their newest tags."]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def _format_status(report: dict[str, Any]) -> list[str]:
