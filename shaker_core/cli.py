@@ -218,7 +218,7 @@ def _format_outdated(report: dict[str, Any]) -> list[str]:
     if len(rows) == 1:
         return [f"All {len(report['formulas'])} locked formulas are at their newest tags."]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _format_status(report: dict[str, Any]) -> list[str]:

@@ -120,22 +120,23 @@ def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: M
 
 def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
     lock = lockfile.read(settings.lock_path)
-    for entry in lock.entries:
-        if repository_key(entry.source or settings.default_source(entry.name)) not in keys:
-            continue
-        if entry.kind == "branch" and push.branch != entry.ref or entry.kind == "tag" and not push.tag:
-            return _ignored(push, f"{entry.name} is pinned to {entry.kind} {entry.ref}; this push does not change it")
-        if not settings.auto_update:
-            return {**_ignored(push, f"{entry.name} has a new {'tag ' + push.tag if push.tag else 'commit'}; it stays at {entry.ref} (shaker:auto_update is off)"),
-                    "outdated": [entry.name]}
-        vendor = Vendor(settings.root, settings.keep_releases)
-        if records.suspended(vendor.path):
-            return _suspended("update", records.suspended(vendor.path) or {})
-        label = f"webhook:{push.delivery}" if push.delivery else "webhook"
-        run = (lambda: api.update(replace(settings, trigger=label), [entry.name])) if entry.kind == "tag" else \
-              (lambda: api.install_pinned(replace(settings, trigger=label, remote_check=True)))
-        return _with_push(_coalesced(vendor.path, run), push)
-    return _ignored(push, "the repository is neither the project repository nor a locked formula")
+    entry = next((e for e in lock.entries if repository_key(e.source or settings.default_source(e.name)) in keys), None)
+    if entry is None:
+        return _ignored(push, "the repository is neither the project repository nor a locked formula")
+    if entry.kind == "branch" and push.branch != entry.ref or entry.kind == "tag" and not push.tag:
+        return _ignored(push, f"{entry.name} is pinned to {entry.kind} {entry.ref}; this push does not change it")
+    if not settings.auto_update:
+        news = f"tag {push.tag}" if push.tag else "commit"
+        return {**_ignored(push, f"{entry.name} has a new {news}; it stays at {entry.ref} (shaker:auto_update is off)"), "outdated": [entry.name]}
+    vendor = Vendor(settings.root, settings.keep_releases)
+    suspension = records.suspended(vendor.path)
+    if suspension:
+        return _suspended("update", suspension)
+    moved = replace(settings, trigger=f"webhook:{push.delivery}" if push.delivery else "webhook")
+    name = entry.name
+    if entry.kind == "tag":
+        return _with_push(_coalesced(vendor.path, lambda: api.update(moved, [name])), push)
+    return _with_push(_coalesced(vendor.path, lambda: api.install_pinned(replace(moved, remote_check=True))), push)
 
 
 def _with_push(report: api.Report, push: Push) -> api.Report:
