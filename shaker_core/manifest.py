@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import ManifestError
 from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
-from .sources import check_name, check_url, looks_like_url, name_from_url
+from .sources import check_name, check_url, looks_like_url, name_from_url, redact
 from .versions import OPERATOR_CHARS, Clause, Constraint, is_commit, is_valid_branch_name, parse_constraint, parse_tag
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _parse_exports(value: Any, path: str) -> tuple[str, ...]:
     for index, export in enumerate(value, 1):
         if not isinstance(export, str) or not _EXPORT_RE.match(export) or ".." in export:
             raise ManifestError(
-                f"{path}: export {index} ({export!r}) is not a safe directory name; use letters, digits, '.', '_' and '-', not starting with '_' or '.'."
+                f"{path}: export {index} ({_shown(export)}) is not a safe directory name; use letters, digits, '.', '_' and '-', not starting with '_', '.' or '-'."
             )
         exports.append(export)
     if len(set(exports)) != len(exports):
@@ -151,13 +151,18 @@ def parse_entry(entry: Any, where: str) -> Requirement:
         return parse_requirement(entry, where)
     if isinstance(entry, dict):
         return _parse_mapping(entry, where)
-    raise ManifestError(f"{where} ({entry!r}) is a {_type_name(entry)}; write 'org/name-formula>=v1.0' or a mapping with 'name:'.")
+    raise ManifestError(f"{where} ({_shown(entry)}) is a {_type_name(entry)}; write 'org/name-formula>=v1.0' or a mapping with 'name:'.")
+
+
+def _shown(value: Any) -> str:
+    """A YAML value for a message, a float as it was written (``1.10``, not ``1.1``)."""
+    return getattr(value, "raw", "") or repr(value)
 
 
 def parse_requirement(text: str, where: str = "dependency") -> Requirement:
     """``org/a-formula>=v1.0,<v2.0`` or ``<git url>==v1.0`` -> Requirement."""
     stripped = text.strip()
-    label = f"{where} ('{_short(stripped)}')"
+    label = f"{where} ('{_short(redact(stripped))}')"
     is_url = looks_like_url(stripped)
     split_at = _constraint_start(stripped, "=!<>" if is_url else OPERATOR_CHARS)
     head, spec = stripped[:split_at].strip(), stripped[split_at:]
@@ -225,7 +230,8 @@ def _parse_mapping(entry: dict[str, Any], where: str) -> Requirement:
 
 
 def _render_mapping(entry: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{key}: {getattr(value, 'raw', value)}" for key, value in entry.items()) + "}"
+    shown = {key: redact(value) if key == "source" and isinstance(value, str) else getattr(value, "raw", value) for key, value in entry.items()}
+    return "{" + ", ".join(f"{key}: {value}" for key, value in shown.items()) + "}"
 
 
 def _mapping_source(entry: dict[str, Any], label: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import resolvelib
 from packaging.version import Version
@@ -17,13 +17,14 @@ from packaging.version import Version
 from .errors import LimitExceeded, ManifestError, NoMatchingVersion, ResolutionConflict
 from .manifest import Manifest, Requirement
 from .sources import redact
-from .versions import Constraint, parse_tag, version_tags
+from .versions import Constraint, intersect, parse_tag, version_tags
 
 log = logging.getLogger(__name__)
 
 ROOT_LABEL = "project"
 DEFAULT_MAX_ROUNDS = 10_000
 DEFAULT_MAX_FORMULAS = 5_000
+MAX_STALE_RETRIES = 10
 
 
 class Index(Protocol):
@@ -98,24 +99,70 @@ def resolve(
     ``preferred`` maps formula names to refs to keep when the constraints allow
     (a conservative update); every other formula gets its highest allowed tag.
     """
-    provider = _Provider(project, index, default_source, preferred or {}, max_formulas)
-    roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
-    if not roots:
-        return Resolution(warnings=list(project.warnings))
-    resolver: resolvelib.Resolver = resolvelib.Resolver(provider, resolvelib.BaseReporter())
-    try:
-        result = resolver.resolve(roots, max_rounds=max_rounds)
-    except resolvelib.ResolutionImpossible as exc:
-        raise provider.explain(exc.causes) from None
-    except resolvelib.ResolutionTooDeep:
-        raise LimitExceeded(
-            f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."
-        ) from None
-    return provider.resolution(result)
+    banned: set[Candidate] = set()
+    while True:
+        provider = _Provider(project, index, default_source, preferred or {}, max_formulas, banned)
+        roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
+        if not roots:
+            return provider.resolution(None)
+        try:
+            result = _run(provider, roots, max_rounds)
+        except resolvelib.ResolutionImpossible as exc:
+            raise provider.explain(exc.causes) from None
+        except resolvelib.ResolutionTooDeep:
+            raise LimitExceeded(
+                f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."
+            ) from None
+        # resolvelib keeps a pin that still satisfies what remains after backtracking, even
+        # when only a version it gave up made that pin possible (by naming its source, a
+        # prerelease or a branch). Such a pin is not an answer: resolve again without it.
+        stale = provider.stale_pin(result)
+        if stale is None:
+            return provider.resolution(result)
+        if len(banned) >= MAX_STALE_RETRIES:
+            raise provider.stale_error(stale, result)
+        banned.add(stale)
 
 
-def _requirement_sort_key(requirement: Requirement) -> tuple[str, str, str]:
-    return (requirement.name, str(requirement.constraint), requirement.source or "")
+def _run(provider: _Provider, roots: list[Requirement], max_rounds: int) -> resolvelib.resolvers.Result:
+    """resolvelib's Resolver.resolve, but the result keeps the pins that hang from the root
+    without recursion: resolvelib's own walk recurses forever (RecursionError) on a cycle of
+    pins that no longer hangs from the root, as a replaced pin can leave behind."""
+    state = resolvelib.resolvers.Resolution(provider, resolvelib.BaseReporter()).resolve(roots, max_rounds=max_rounds)
+    children: dict[Candidate | None, list[str]] = {}
+    for name, criterion in state.criteria.items():
+        for parent in criterion.iter_parent():
+            children.setdefault(parent, []).append(name)
+    mapping: dict[str, Candidate] = {}
+    graph: resolvelib.structs.DirectedGraph[str | None] = resolvelib.structs.DirectedGraph()
+    graph.add(None)
+    stack: list[Candidate | None] = [None]
+    while stack:
+        parent = stack.pop()
+        for name in children.get(parent, []):
+            if name not in state.mapping:
+                continue
+            if name not in mapping:
+                mapping[name] = state.mapping[name]
+                stack.append(mapping[name])
+                graph.add(name)
+            graph.connect(parent.name if parent else None, name)
+    return resolvelib.resolvers.Result(mapping=mapping, graph=graph, criteria=state.criteria)
+
+
+def _requirement_sort_key(requirement: Requirement) -> tuple[str, bool, bool, bool, str, str]:
+    # resolvelib looks a formula up as each entry of a list is added, so the entries that
+    # widen what can be picked come first: one naming a source (else the default source is
+    # searched alone), a branch or commit pin (else tags are), one naming a prerelease.
+    constraint = requirement.constraint
+    return (
+        requirement.name,
+        requirement.source is None,
+        constraint.kind not in ("branch", "rev"),
+        not constraint.names_prerelease,
+        str(constraint),
+        requirement.source or "",
+    )
 
 
 class _Provider(resolvelib.AbstractProvider):
@@ -126,17 +173,20 @@ class _Provider(resolvelib.AbstractProvider):
         default_source: Callable[[str], str],
         preferred: Mapping[str, str],
         max_formulas: int,
+        banned: Collection[Candidate] = (),
     ) -> None:
         self.project = project
         self.index = index
         self.default_source = default_source
         self.preferred = preferred
         self.max_formulas = max_formulas
+        self.banned = banned
         self.overrides = {override.name: override for override in project.overrides}
         self.manifests: dict[tuple[str, str], Manifest] = {}
-        self.required_by: dict[str, list[Candidate | None]] = {}
+        self.required_by: dict[str, list[tuple[Candidate | None, Requirement]]] = {}
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
+        self._satisfied: dict[tuple[str, str, str, str], bool] = {}
 
     # -- the resolvelib contract (called by keyword: keep the signatures) --
 
@@ -165,17 +215,19 @@ class _Provider(resolvelib.AbstractProvider):
         excluded = set(incompatibilities[identifier])
         constraints = self._constraints(identifier, wanted)
         source = self._source(identifier, wanted)
-        found = [c for c in self._candidates(identifier, source, constraints) if c not in excluded]
+        found = [c for c in self._candidates(identifier, source, constraints) if c not in excluded and c not in self.banned]
         return self._prefer_locked(identifier, found)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        return _satisfies(self._effective(requirement), candidate)
+        override = self.overrides.get(requirement.name)
+        source = override.source if override is not None and override.source else requirement.source
+        return _satisfies(self._effective(requirement), candidate) and source in (None, candidate.source)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         manifest = self._manifest(candidate)
         children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
         for requirement in children:
-            self._note_parent(requirement.name, candidate)
+            self._note_parent(requirement, candidate)
         return sorted(children, key=_requirement_sort_key)
 
     # -- inputs --
@@ -183,14 +235,14 @@ class _Provider(resolvelib.AbstractProvider):
     def root_requirements(self) -> list[Requirement]:
         roots = [r for r in self.project.requirements if r.name != self.project.name]
         for requirement in roots:
-            self._note_parent(requirement.name, None)
+            self._note_parent(requirement, None)
         return roots
 
-    def _note_parent(self, name: str, parent: Candidate | None) -> None:
-        parents = self.required_by.setdefault(name, [])
-        if parent not in parents:
-            parents.append(parent)
-        self.seen.add(name)
+    def _note_parent(self, requirement: Requirement, parent: Candidate | None) -> None:
+        parents = self.required_by.setdefault(requirement.name, [])
+        if (parent, requirement) not in parents:
+            parents.append((parent, requirement))
+        self.seen.add(requirement.name)
         if len(self.seen) > self.max_formulas:
             raise LimitExceeded(
                 f"The dependency graph names more than {self.max_formulas} formulas; raise the 'max_formulas' setting if that is intended."
@@ -275,17 +327,19 @@ class _Provider(resolvelib.AbstractProvider):
 
     # -- outputs --
 
-    def resolution(self, result: resolvelib.resolvers.Result) -> Resolution:
+    def resolution(self, result: resolvelib.resolvers.Result | None) -> Resolution:
+        mapping = result.mapping if result is not None else {}
+        criteria = result.criteria if result is not None else {}
         pins = {
             name: Pin(c.name, c.ref, c.kind, c.commit, c.source)
-            for name, c in sorted(result.mapping.items())
+            for name, c in sorted(mapping.items())
         }
         edges = [
             Edge(info.parent.name if info.parent else None, info.parent.ref if info.parent else None, info.requirement)
-            for name in sorted(result.criteria)
-            for info in result.criteria[name].information
+            for name in sorted(mapping)
+            for info in _live(criteria[name].information, mapping)
         ]
-        manifests = {name: self._manifest(c) for name, c in result.mapping.items()}
+        manifests = {name: self._manifest(c) for name, c in mapping.items()}
         warnings = list(self.project.warnings)
         warnings += [w for m in manifests.values() for w in m.warnings]
         warnings += [
@@ -293,6 +347,29 @@ class _Provider(resolvelib.AbstractProvider):
             for name in sorted(self.unused_overrides)
         ]
         return Resolution(pins, edges, manifests, warnings)
+
+    def stale_pin(self, result: resolvelib.resolvers.Result) -> Candidate | None:
+        """A pin that what the result asks of its formula does not allow, if there is one."""
+        for name, candidate in sorted(result.mapping.items()):
+            source, constraints = self._live_constraints(name, result)
+            if candidate.source != source or candidate not in self._candidates(name, source, constraints):
+                return candidate
+        return None
+
+    def stale_error(self, candidate: Candidate, result: resolvelib.resolvers.Result) -> ResolutionConflict:
+        source, constraints = self._live_constraints(candidate.name, result)
+        asked = str(intersect(constraints))
+        shown = f"'{asked}'" if asked else "any release"
+        picked = f"{candidate.ref} from {redact(candidate.source)}" if candidate.source != source else candidate.ref
+        return ResolutionConflict(
+            f"{candidate.name} {picked} was picked because a formula version that is not in the result asked for it; "
+            f"what the result asks of {candidate.name} ({shown}, from {redact(source)}) does not allow it. "
+            f"Pin {candidate.name} in the project's metadata.yml, as a dependency or an 'overrides:' entry."
+        )
+
+    def _live_constraints(self, name: str, result: resolvelib.resolvers.Result) -> tuple[str, list[Constraint]]:
+        wanted = [info.requirement for info in _live(result.criteria[name].information, result.mapping)]
+        return self._source(name, wanted), self._constraints(name, wanted)
 
     def explain(self, causes: Sequence[resolvelib.structs.RequirementInformation]) -> Exception:
         """Turn resolvelib's causes into a NoMatchingVersion or a ResolutionConflict."""
@@ -312,7 +389,10 @@ class _Provider(resolvelib.AbstractProvider):
         if self._candidates(name, source, constraints):
             return None
         constraint = constraints[0]
-        asked = " -> ".join(self._chain(info.parent) + [str(info.requirement)])
+        if name in self.overrides:
+            asked = f"the override {self.overrides[name]} in the {ROOT_LABEL}'s metadata.yml"
+        else:
+            asked = " -> ".join(self._chain(info.parent) + [str(info.requirement)])
         return NoMatchingVersion(f"{self._nothing_matches(name, source, constraint)} (asked by {asked}).")
 
     def _nothing_matches(self, name: str, source: str, constraint: Constraint) -> str:
@@ -349,9 +429,20 @@ class _Provider(resolvelib.AbstractProvider):
         while candidate is not None and candidate.name not in visited:
             visited.add(candidate.name)
             chain.insert(0, str(candidate))
-            parents = self.required_by.get(candidate.name, [None])
-            candidate = None if None in parents else parents[0]
+            # Of the versions that asked for this formula, follow one whose request this
+            # candidate meets: another may have been given up for asking something else.
+            asked = self.required_by.get(candidate.name, [])
+            parents = [parent for parent, requirement in asked if self.is_satisfied_by(requirement, candidate)]
+            parents = parents or [parent for parent, _ in asked]
+            candidate = None if not parents or None in parents else parents[0]
         return [ROOT_LABEL] + chain
+
+
+def _live(
+    information: Iterable[resolvelib.structs.RequirementInformation], mapping: Mapping[str, Candidate]
+) -> list[resolvelib.structs.RequirementInformation]:
+    """The requirements asked by the project or by a candidate in the result."""
+    return [info for info in information if info.parent is None or mapping.get(info.parent.name) == info.parent]
 
 
 def _is_prerelease(tag: str) -> bool:
@@ -375,4 +466,4 @@ def _satisfies(constraint: Constraint, candidate: Candidate) -> bool:
         return candidate.commit.lower() == constraint.target.lower()
     if kind == "branch":
         return candidate.kind == "branch" and candidate.ref == constraint.target
-    return candidate.version is not None and constraint.specifier().contains(candidate.version, prereleases=True)
+    return candidate.version is not None and constraint.allows(candidate.version, prereleases=True)

@@ -33,8 +33,10 @@ def check_name(name: str) -> str | None:
     for part in parts:
         if not part:
             return "has an empty part around '/'"
-        if part in (".", "..") or not _PART_RE.match(part):
-            return f"has '{part}', which may only hold letters, digits, '.', '_' and '-'"
+        if part in (".", ".."):
+            return f"has '{part}' as a part, which cannot name a repository"
+        if not _PART_RE.match(part):
+            return f"has '{part}', but each part may only hold letters, digits, '.', '_' and '-' and cannot start with '.' or '-'"
     return None
 
 
@@ -50,6 +52,10 @@ def check_url(url: str) -> str | None:
         scheme = url.split("://", 1)[0].lower()
         if scheme not in URL_SCHEMES:
             return f"uses transport '{scheme}'; use one of {', '.join(URL_SCHEMES)}"
+        try:
+            urlsplit(url).port  # noqa: B018 - raises ValueError for a bad host or port
+        except ValueError as exc:
+            return f"is not a valid URL ({exc})"
         return None if url_path(url) else "has no repository path"
     if _SCP_RE.match(url):
         return None
@@ -84,7 +90,11 @@ def redact(url: str) -> str:
     """The URL with any password or token removed, fit for messages and logs."""
     if "://" not in url:
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad host or port
+    except ValueError:
+        return re.sub(r"://[^/]*@", "://***@", url, count=1)
     if parts.password is None and "@" not in parts.netloc:
         return url
     user = parts.username or ""

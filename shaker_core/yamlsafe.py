@@ -13,6 +13,8 @@ import yaml
 from .errors import ManifestError
 
 DEFAULT_MAX_BYTES = 512 * 1024
+MAX_DEPTH = 100  # libyaml composes recursively in C: a deeper document can overflow the stack
+_NESTING_CHARS = "[{-?:"  # each level of nesting opens with one of these
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -44,7 +46,7 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8.") from None
     try:
-        _refuse_aliases(text, path)
+        _refuse_aliases_and_depth(text, path)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -56,9 +58,16 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
         raise ManifestError(f"{path} is nested too deeply; flatten it.") from None
 
 
-def _refuse_aliases(text: str, path: str) -> None:
-    if "*" not in text:
+def _refuse_aliases_and_depth(text: str, path: str) -> None:
+    if "*" not in text and sum(text.count(char) for char in _NESTING_CHARS) <= MAX_DEPTH:
         return
-    for event in yaml.parse(text, Loader=_BaseLoader):
+    depth = 0
+    for event in yaml.parse(text, Loader=_BaseLoader):  # libyaml parses events without recursion
         if isinstance(event, yaml.AliasEvent):
             raise ManifestError(f"{path}: line {event.start_mark.line + 1} uses a YAML alias (*{event.anchor}); write the value out instead.")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ManifestError(f"{path} is nested too deeply; flatten it.")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
