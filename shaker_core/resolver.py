@@ -15,6 +15,7 @@ import resolvelib
 from packaging.version import Version
 
 from .errors import LimitExceeded, ManifestError, NoMatchingVersion, ResolutionConflict
+from .fastpath import resolve_without_conflicts
 from .manifest import Manifest, Requirement
 from .sources import redact
 from .versions import Constraint, intersect, parse_tag, version_tags
@@ -93,6 +94,7 @@ def resolve(
     preferred: Mapping[str, str] | None = None,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     max_formulas: int = DEFAULT_MAX_FORMULAS,
+    fast_path: bool = True,
 ) -> Resolution:
     """Resolve the project's dependency graph to one pin per formula.
 
@@ -105,8 +107,12 @@ def resolve(
         roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
         if not roots:
             return provider.resolution(None)
+        result = resolve_without_conflicts(provider, roots, max_rounds) if fast_path and not banned else None
+        if result is None:
+            provider = provider.fresh()
+            roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
         try:
-            result = _run(provider, roots, max_rounds)
+            result = result or _run(provider, roots, max_rounds)
         except resolvelib.ResolutionImpossible as exc:
             raise provider.explain(exc.causes) from None
         except resolvelib.ResolutionTooDeep:
@@ -186,7 +192,13 @@ class _Provider(resolvelib.AbstractProvider):
         self.required_by: dict[str, list[tuple[Candidate | None, Requirement]]] = {}
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
-        self._satisfied: dict[tuple[str, str, str, str], bool] = {}
+        self._satisfied: dict[tuple[str, str, str, str, str, str], bool] = {}
+
+    def fresh(self) -> _Provider:
+        """A provider with no search state that shares the manifests already read."""
+        again = _Provider(self.project, self.index, self.default_source, self.preferred, self.max_formulas, self.banned)
+        again.manifests = self.manifests
+        return again
 
     # -- the resolvelib contract (called by keyword: keep the signatures) --
 
@@ -219,9 +231,15 @@ class _Provider(resolvelib.AbstractProvider):
         return self._prefer_locked(identifier, found)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        override = self.overrides.get(requirement.name)
-        source = override.source if override is not None and override.source else requirement.source
-        return _satisfies(self._effective(requirement), candidate) and source in (None, candidate.source)
+        # resolvelib asks this for every pin in every round: memoise on cheap string keys
+        key = (requirement.name, requirement.constraint.text, requirement.source or "", candidate.ref, candidate.commit, candidate.source)
+        known = self._satisfied.get(key)
+        if known is None:
+            override = self.overrides.get(requirement.name)
+            source = override.source if override is not None and override.source else requirement.source
+            known = _satisfies(self._effective(requirement), candidate) and source in (None, candidate.source)
+            self._satisfied[key] = known
+        return known
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         manifest = self._manifest(candidate)

@@ -182,3 +182,18 @@ def test_brute_force_oracle():
     assert violations({"org/f0-formula": pin("org/f0-formula", "v1.0.0")}, root, index) == [
         "pins ['org/f0-formula'] but the graph names ['org/f0-formula', 'org/f1-formula']"
     ]
+
+
+@SETTINGS
+@given(ANY_WORLD)
+def test_fast_path_gives_resolvelibs_answer(world):
+    """The conflict-free fast path returns exactly what resolvelib alone returns (pins, edges, warnings)."""
+    spec, request, overrides = world
+    fast = attempt(project(request, overrides), MemIndex(spec))
+    slow = attempt(project(request, overrides), MemIndex(spec), fast_path=False)
+    if isinstance(slow, ResolutionError):
+        assert (type(fast), str(fast)) == (type(slow), str(slow))
+    else:
+        assert fast.pins == slow.pins
+        assert sorted(map(str, fast.edges)) == sorted(map(str, slow.edges))
+        assert fast.warnings == slow.warnings
