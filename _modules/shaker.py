@@ -92,9 +92,15 @@ def status(root_dir=None, **kwargs):
     return _run("status", root_dir, False, kwargs)
 
 
+def _salt_version():
+    import salt.version
+
+    return salt.version.__version__
+
+
 def _run(command, root_dir, simulate, kwargs, **arguments):
     arguments_in = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments_in.update(root_dir=root_dir, simulate=simulate or None)
+    arguments_in.update(root_dir=root_dir, simulate=simulate or None, salt_version=_salt_version())
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments_in, trigger="module")
         report = adapter.run(command, settings, **arguments)

@@ -194,9 +194,15 @@ def resume(root_dir=None, **kwargs):
     return _run("resume", root_dir, False, kwargs)
 
 
+def _salt_version():
+    import salt.version
+
+    return salt.version.__version__
+
+
 def _run(command, root_dir, simulate, kwargs, **arguments):
     arguments_in = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments_in.update(root_dir=root_dir, simulate=simulate or None)
+    arguments_in.update(root_dir=root_dir, simulate=simulate or None, salt_version=_salt_version())
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), None, arguments_in, trigger="runner")
         report = adapter.run(command, settings, progress=_progress(), **arguments)

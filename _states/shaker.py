@@ -48,7 +48,7 @@ def pinned(name, dependencies=None, remote_check=False, update=False, **kwargs):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     test = bool(__opts__.get("test"))
     arguments = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments.update(root_dir=name, remote_check=remote_check, simulate=test)
+    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=_salt_version())
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state")
         project = api.project_from_dependencies(dependencies, settings) if dependencies is not None else None
@@ -65,6 +65,12 @@ def pinned(name, dependencies=None, remote_check=False, update=False, **kwargs):
     ret["result"] = True
     ret["changes"] = changes
     return ret
+
+
+def _salt_version():
+    import salt.version
+
+    return salt.version.__version__
 
 
 def _comment(changes, report, test):

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import faults, insight, lockfile, notify, records
-from .errors import GitError, LockFileError, ManifestError, ShakerError, UsageError
+from . import faults, formula_file, insight, lockfile, notify, records
+from .errors import GitError, LayoutError, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
@@ -24,6 +24,7 @@ from .manifest import Manifest, Requirement, parse_manifest
 from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
+from .versions import parse_tag
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
 def _record(settings: Settings, started: float, report: Report) -> None:
     if not settings.root.is_dir():
         return
-    vendor = Vendor(settings.root, settings.keep_releases).path
+    vendor = vendor_for(settings).path
     record = {
         "command": report.get("command"),
         "trigger": settings.trigger,
@@ -132,7 +133,7 @@ def status(settings: Settings) -> Report:
     if not settings.root.is_dir():
         # A mistyped root_dir must not read as "a project with nothing served".
         raise UsageError(f"root_dir {settings.root} does not exist; pass the project directory that holds metadata.yml and formula-requirements.txt.")
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = vendor_for(settings)
     lock = lockfile.read(settings.lock_path)
     release = vendor.current_id()
     served = records_by_name(vendor.release_info(release) if release else None)
@@ -203,7 +204,14 @@ def read_project(settings: Settings) -> Manifest:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ManifestError(f"{path.name} not found in {settings.root}; create it, or run `salt-shaker install-pinned-versions` to install from the lock.") from None
-    return parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes)
+    return _for_saltenv(parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes), settings)
+
+
+def _for_saltenv(project: Manifest, settings: Settings) -> Manifest:
+    if project.environments and not settings.saltenv:
+        known = ", ".join(sorted(project.environments))
+        raise UsageError(f"{settings.manifest_path.name} declares environments ({known}); name one with saltenv (--saltenv).")
+    return project.for_saltenv(settings.saltenv)
 
 
 def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Manifest:
@@ -347,7 +355,9 @@ def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warning
 
 def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> Report:
     cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
-    plan = plan_release([_formula_tree(entry, settings, cache) for entry in new.entries])
+    tree_warnings: list[str] = []
+    plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
+    warnings = [*warnings, *tree_warnings]
     lock_text = lockfile.render(new, settings.default_source)
     lock_changed = _lock_changed(settings.lock_path, lock_text)
     report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
@@ -378,10 +388,11 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     return report
 
 
-def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache) -> FormulaTree:
+def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> FormulaTree:
     source = _source_of(entry, settings)
     assert entry.commit is not None
     manifest = cache.manifest_at(source, entry.commit)
+    warnings.extend(_version_warnings(entry, manifest, settings))
     top = cache.list_top(source, entry.commit)
     return FormulaTree(
         name=entry.name,
@@ -393,6 +404,20 @@ def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache) -> Form
         top_dirs=frozenset(name for name, kind in top.items() if kind == "tree"),
         top_files=frozenset(name for name, kind in top.items() if kind == "blob"),
     )
+
+
+def _version_warnings(entry: LockEntry, manifest: Manifest, settings: Settings) -> list[str]:
+    """A FORMULA ``minimum_version`` newer than the running Salt, and a declared version that is not the tag."""
+    found = []
+    if formula_file.salt_too_old(manifest.minimum_salt, settings.salt_version):
+        text = f"{entry.name} {entry.ref} needs Salt {manifest.minimum_salt} or newer (FORMULA minimum_version), and this is Salt {settings.salt_version}"
+        if settings.strict_minimum_version:
+            raise LayoutError(f"{text}; upgrade Salt or pin an older version of the formula.")
+        found.append(f"{text}; set strict_minimum_version to refuse it.")
+    declared = parse_tag(manifest.declared_version or "")
+    if declared is not None and entry.kind == "tag" and declared != parse_tag(entry.ref):
+        found.append(f"{entry.name}: tag {entry.ref} declares version {manifest.declared_version} in its FORMULA or metadata.yml.")
+    return found
 
 
 def _lock_changed(path: Path, text: str) -> bool:
@@ -453,7 +478,7 @@ def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | 
 
 @contextmanager
 def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = vendor_for(settings)
     cache = GitCache(
         settings.cache_path,
         credentials=Credentials(settings.credentials),
@@ -485,6 +510,11 @@ def recover(settings: Settings, vendor: Vendor) -> None:
         log.warning("Finished the lock update of release %s that an interrupted run left behind.", current)
     else:
         lockfile.drop_staged(settings.lock_path)
+
+
+def vendor_for(settings: Settings) -> Vendor:
+    """The vendor directory (and saltenv root link) these settings publish to."""
+    return Vendor(settings.root, settings.keep_releases, settings.saltenv)
 
 
 def _as_mapping(settings: Settings) -> dict[str, Any]:

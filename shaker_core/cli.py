@@ -96,6 +96,7 @@ def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--cache-dir", dest="cache_dir", default=default, metavar="DIR", help="where mirrors live (default vendor/cache)")
     parser.add_argument("--source-template", dest="source_template", default=default, metavar="TEMPLATE",
                         help="URL for org/name, like https://git.example.com/{org}/{name}.git")
+    parser.add_argument("--saltenv", default=default, metavar="ENV", help="the environment to install when metadata.yml declares 'environments:'")
     parser.add_argument("--json", action="store_true", default=default, help="print the report as JSON")
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pygit2
 
-from . import faults
+from . import faults, formula_file
 from .errors import GitError, LayoutError, LimitExceeded
 from .manifest import Manifest, parse_manifest
 from .sources import name_from_url, redact, strip_credentials
@@ -300,11 +300,18 @@ class GitCache:
         return found
 
     def manifest_at(self, source: str, commit: str) -> Manifest:
-        """The metadata.yml at ``commit``; an empty Manifest when there is none."""
+        """The metadata.yml at ``commit`` (completed from a FORMULA file); empty when there is neither."""
         data = self.read_file(source, commit, MANIFEST_FILE)
         if data is None:
-            return Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")
-        return parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False)
+            manifest = Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")
+        else:
+            manifest = parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False)
+        formula = self.read_file(source, commit, formula_file.FILENAME) if not manifest.exports else None
+        if formula is None:
+            return manifest
+        info = formula_file.parse(formula, f"{formula_file.FILENAME} at {commit[:12]}")
+        org = (name_from_url(source) or "/").split("/")[0]
+        return formula_file.merge(manifest, info, org)
 
     # -- reading and exporting --
 

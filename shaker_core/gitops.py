@@ -32,7 +32,7 @@ SYNC_LOCK = ".sync.lock"
 
 def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = None) -> api.Report:
     """Publish the project repository's branch head and install its lock; coalesced and suspendable."""
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     suspension = records.suspended(vendor.path)
     if suspension:
         return _suspended("sync", suspension)
@@ -57,7 +57,7 @@ def _sync_once(settings: Settings) -> api.Report:
 def publish_project(settings: Settings) -> str:
     """Fetch the project repository and switch ``vendor/_project`` to its branch head; return the commit."""
     assert settings.project_source is not None
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     with GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=1,
                   offline=settings.offline, timeout=settings.git_timeout) as cache:
         head = cache.branches(settings.project_source).get(settings.project_branch)
@@ -128,7 +128,7 @@ def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
     if not settings.auto_update:
         news = f"tag {push.tag}" if push.tag else "commit"
         return {**_ignored(push, f"{entry.name} has a new {news}; it stays at {entry.ref} (shaker:auto_update is off)"), "outdated": [entry.name]}
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     suspension = records.suspended(vendor.path)
     if suspension:
         return _suspended("update", suspension)
@@ -159,7 +159,7 @@ def _suspended(command: str, suspension: Mapping[str, Any]) -> api.Report:
 
 def history(settings: Settings) -> api.Report:
     """The releases kept, newest first, and the recent deploys."""
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     current = vendor.current_id()
     releases = [
         {"release": info.release, "created": info.created, "current": info.release == current,
@@ -172,7 +172,7 @@ def history(settings: Settings) -> api.Report:
 
 def rollback(settings: Settings, release: str | None = None) -> api.Report:
     """Switch ``_root`` back to ``release`` (default: the one before the current), atomically."""
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     with vendor.lock(settings.lock_timeout):
         current = vendor.current_id()
         target = release or _previous(vendor, current)
@@ -199,14 +199,14 @@ def _previous(vendor: Vendor, current: str | None) -> str | None:
 
 def suspend(settings: Settings, reason: str, by: str = "operator") -> api.Report:
     """Make every sync a no-op until resume."""
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     record = records.suspend(vendor.path, reason or "no reason given", by)
     return {"command": "suspend", "success": True, "suspended": record}
 
 
 def resume(settings: Settings) -> api.Report:
     """Let syncs run again."""
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     was = records.resume(vendor.path)
     comment = "Syncing resumed; the next push or schedule syncs." if was else "Syncing was not suspended."
     return {"command": "resume", "success": True, "was_suspended": was, "comment": comment}
@@ -215,7 +215,7 @@ def resume(settings: Settings) -> api.Report:
 def status(settings: Settings) -> api.Report:
     """What is served against the lock, the last deploy, and the project branch head (drift)."""
     report = api.status(settings)
-    vendor = Vendor(settings.root, settings.keep_releases)
+    vendor = api.vendor_for(settings)
     deploy = records.read_deploy(vendor.path)
     report["deploy"] = deploy
     report["suspended"] = records.suspended(vendor.path)

@@ -139,12 +139,14 @@ def release_id(formulas: Sequence[FormulaLayout]) -> str:
 class Vendor:
     """The ``vendor/`` directory of one project: store, releases, ``_root`` and the writer lock."""
 
-    def __init__(self, root_dir: Path, keep_releases: int = 3) -> None:
+    def __init__(self, root_dir: Path, keep_releases: int = 3, saltenv: str | None = None) -> None:
         self.root_dir = Path(root_dir)
         self.path = self.root_dir / "vendor"
         self.store = self.path / "store"
         self.releases = self.path / "releases"
-        self.root_link = self.path / ROOT_LINK
+        self.saltenv = saltenv
+        # one environment: vendor/_root -> releases/<id>; several: vendor/_root/<saltenv> -> ../releases/<id>
+        self.root_link = self.path / ROOT_LINK / saltenv if saltenv else self.path / ROOT_LINK
         self.keep_releases = max(1, keep_releases)
 
     # -- the writer lock --
@@ -162,6 +164,12 @@ class Vendor:
         except OSError:
             return None
         return Path(target).name
+
+    def served_ids(self) -> set[str]:
+        """Every release some ``_root`` link points at (all saltenvs)."""
+        top = self.path / ROOT_LINK
+        links = [top] if top.is_symlink() else list(top.iterdir()) if top.is_dir() else []
+        return {Path(os.readlink(link)).name for link in links if link.is_symlink()}
 
     def release_info(self, release: str) -> ReleaseInfo | None:
         """The recorded content of a release, or None when it is not complete."""
@@ -224,7 +232,11 @@ class Vendor:
         """Point ``_root`` at ``releases/<release>`` with one rename; return the previous release id."""
         previous = self.current_id()
         self._claim_root_path()
-        self._replace_link(self.root_link, posixpath.join("releases", release))
+        if self.saltenv:
+            self.root_link.parent.mkdir(exist_ok=True)
+            self._replace_link(self.root_link, posixpath.join("..", "releases", release))
+        else:
+            self._replace_link(self.root_link, posixpath.join("releases", release))
         return previous
 
     def publish_project(self, commit: str, export: Callable[[Path], Any]) -> None:
@@ -258,6 +270,9 @@ class Vendor:
 
     def check_root_path(self) -> None:
         """Refuse a real file or a non-empty real directory at ``_root``; the link, nothing or an empty directory is fine."""
+        parent = self.path / ROOT_LINK
+        if self.saltenv and parent.is_symlink():
+            raise LayoutError(f"{parent} serves one environment (a link to a release); with saltenvs it must be a directory of links: remove it and install each saltenv.")
         path = self.root_link
         if path.is_symlink() or not path.exists() or (path.is_dir() and not any(path.iterdir())):
             return
@@ -272,9 +287,8 @@ class Vendor:
 
     def collect_garbage(self) -> list[str]:
         """Keep the newest ``keep_releases`` releases and the current one; drop the rest and unused store entries."""
-        current = self.current_id()
         history = self.history()
-        keep = {info.release for info in history[: self.keep_releases]} | ({current} if current else set())
+        keep = {info.release for info in history[: self.keep_releases]} | self.served_ids()
         removed = []
         for info in history:
             if info.release not in keep:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
 
 from .errors import ManifestError
-from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
 from .sources import check_name, check_url, looks_like_url, name_from_url, redact
 from .versions import OPERATOR_CHARS, Clause, Constraint, is_commit, is_valid_branch_name, parse_constraint, parse_tag
+from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,22 @@ class Manifest:
     overrides: tuple[Requirement, ...] = ()
     warnings: tuple[str, ...] = ()
     path: str = "metadata.yml"
+    environments: Mapping[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    declared_version: str | None = None
+    minimum_salt: str | None = None
 
     def exports_for(self, formula: str) -> tuple[str, ...]:
         """The declared exports, or the default one derived from the formula name."""
         return self.exports or default_exports(self.name or formula)
+
+    def for_saltenv(self, saltenv: str | None) -> Manifest:
+        """The project as one Salt environment sees it: shared dependencies plus that environment's."""
+        if not saltenv or not self.environments:
+            return self
+        if saltenv not in self.environments:
+            known = ", ".join(sorted(self.environments))
+            raise ManifestError(f"{self.path} declares no environment '{saltenv}' under 'environments:' (it has {known}).")
+        return replace(self, requirements=self.requirements + self.environments[saltenv], environments={})
 
 
 def default_exports(formula: str) -> tuple[str, ...]:
@@ -82,12 +94,39 @@ def parse_manifest(data: str | bytes, path: str = "metadata.yml", *, root: bool 
         overrides = ()
     return Manifest(
         name=_parse_name(document.get("formula"), path),
-        exports=_parse_exports(document.get("exports"), path),
+        exports=_parse_exports(document.get("exports"), path) or _tcpcloud_export(document.get("name")),
         requirements=_parse_list(document, "dependencies", path),
         overrides=overrides,
         warnings=tuple(warnings),
         path=path,
+        environments=_parse_environments(document.get("environments"), path),
+        declared_version=_scalar_text(document.get("version")),
     )
+
+
+def _tcpcloud_export(name: Any) -> tuple[str, ...]:
+    """salt-formulas (tcpcloud) metadata says ``name: linux`` for the ``linux/`` state directory."""
+    return (name,) if isinstance(name, str) and _EXPORT_RE.match(name) and ".." not in name else ()
+
+
+def _scalar_text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(getattr(value, "raw", "") or value)
+
+
+def _parse_environments(value: Any, path: str) -> dict[str, tuple[Requirement, ...]]:
+    """``environments: {base: [...], dev: [...]}``: each saltenv's own dependencies."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ManifestError(f"{path}: 'environments' must map each saltenv to a list of dependencies, like {{base: [...], dev: [...]}}.")
+    environments = {}
+    for saltenv, entries in value.items():
+        if not isinstance(saltenv, str) or not _EXPORT_RE.match(saltenv):
+            raise ManifestError(f"{path}: environment name {saltenv!r} is not a safe saltenv name.")
+        environments[saltenv] = _parse_list({saltenv: entries}, saltenv, f"{path}: environments")
+    return environments
 
 
 def _type_name(value: Any) -> str:
@@ -131,7 +170,7 @@ def _parse_list(document: dict[str, Any], key: str, path: str) -> tuple[Requirem
         return ()
     if not isinstance(entries, list):
         raise ManifestError(f"{path}: '{key}' must be a list, not a {_type_name(entries)}.")
-    singular = {"dependencies": "dependency", "overrides": "override"}.get(key, key)
+    singular = {"dependencies": "dependency", "overrides": "override"}.get(key, f"{key} dependency")
     requirements = tuple(parse_entry(entry, f"{path}: {singular} {index}") for index, entry in enumerate(entries, 1))
     _note_duplicates(requirements, path)
     return requirements

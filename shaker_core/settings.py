@@ -40,6 +40,9 @@ class Settings:
     project_branch: str = "main"
     auto_update: bool = False
     notify: Mapping[str, Any] = field(default_factory=dict)
+    saltenv: str | None = None
+    salt_version: str | None = None
+    strict_minimum_version: bool = False
     trigger: str = "cli"
     project_commit: str | None = None
 
@@ -84,6 +87,9 @@ class Settings:
 
     @property
     def lock_path(self) -> Path:
+        """``formula-requirements.txt``, or ``formula-requirements.<saltenv>.txt`` for a saltenv other than base."""
+        if self.saltenv and self.saltenv != "base":
+            return self.project_dir / f"formula-requirements.{self.saltenv}.txt"
         return self.project_dir / "formula-requirements.txt"
 
     @property
@@ -110,7 +116,7 @@ def _flatten_project(mapping: Mapping[str, Any], origin: str) -> Mapping[str, An
 
 
 _PATHS = {"root_dir", "cache_dir"}
-_BOOLS = {"remote_check", "offline", "simulate", "auto_update"}
+_BOOLS = {"remote_check", "offline", "simulate", "auto_update", "strict_minimum_version"}
 _INTS = {"jobs", "keep_releases", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes"}
 _FLOATS = {"lock_timeout", "git_timeout"}
 
@@ -129,7 +135,9 @@ def _convert(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: '{name}' has the value {value!r}; {_expected(name)}.") from None
     if name == "notify" and not isinstance(value, Mapping):
         raise ConfigError(f"{origin}: 'notify' must be a mapping with 'urls' and optional 'commit_status'.")
-    if name in ("source_template", "trigger", "project_source", "project_branch") and not isinstance(value, str):
+    if name == "saltenv" and not (isinstance(value, str) and value.replace("-", "").replace("_", "").isalnum()):
+        raise ConfigError(f"{origin}: 'saltenv' must be a Salt environment name like base or dev.")
+    if name in ("source_template", "trigger", "project_source", "project_branch", "salt_version") and not isinstance(value, str):
         raise ConfigError(f"{origin}: '{name}' must be a string.")
     return value
 

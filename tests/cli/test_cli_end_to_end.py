@@ -129,9 +129,13 @@ def release_formulas(root: Path, release: str | None = None) -> dict[str, dict]:
     return json.loads((root / "vendor" / "releases" / f"{release}.json").read_text())["formulas"]
 
 
+RECORDS = ("vendor/.lock", "vendor/deploy.json", "vendor/deploys.jsonl")
+
+
 def state(root: Path) -> dict[str, tuple]:
-    """Everything under the project (``vendor/_root`` as a link), except the writer lock's pid and the mirror cache."""
-    return {path: entry for path, entry in tree_snapshot(root).items() if path != "vendor/.lock" and not path.startswith("vendor/cache")}
+    """Everything under the project (``vendor/_root`` as a link), except the mirror cache and the run records
+    (the writer lock's pid, and the deploy record every run writes, failed or not)."""
+    return {path: entry for path, entry in tree_snapshot(root).items() if path not in RECORDS and not path.startswith("vendor/cache")}
 
 
 def ok(result: Result) -> Result:

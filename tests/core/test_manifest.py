@@ -182,7 +182,7 @@ def test_exports_default_to_name_without_formula():
 
 
 def test_known_top_level_keys_do_not_warn():
-    assert manifest("name: x\nversion: '1'\nsource: y\ndescription: z\nenvironments: [base]\n").warnings == ()
+    assert manifest("name: x\nversion: '1'\nsource: y\ndescription: z\nenvironments: {base: []}\n").warnings == ()
 
 
 def test_unknown_top_level_key_is_a_warning(caplog):

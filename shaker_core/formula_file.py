@@ -1,0 +1,99 @@
+"""SPM's ``FORMULA`` file, as the saltstack-formulas organisation ships it. Pure.
+
+    name: apache
+    version: 201506
+    top_level_dir: apache
+    minimum_version: 2016.11
+    dependencies: php, mysql
+
+``top_level_dir`` is the formula's export; each name in ``dependencies``
+becomes an unconstrained dependency on ``<same org>/<name>-formula``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from packaging.version import InvalidVersion, Version
+
+from .errors import ManifestError
+from .manifest import Manifest, Requirement
+from .yamlsafe import load_yaml
+
+FILENAME = "FORMULA"
+_DEP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class FormulaFile:
+    """What a FORMULA file says."""
+
+    name: str | None
+    version: str | None
+    top_level_dir: str | None
+    minimum_version: str | None
+    dependencies: tuple[str, ...]
+
+    def requirements(self, org: str) -> tuple[Requirement, ...]:
+        """Its dependencies as unconstrained requirements on ``<org>/<name>-formula``."""
+        names = [d if d.endswith("-formula") else f"{d}-formula" for d in self.dependencies]
+        return tuple(Requirement(f"{org}/{name}", text=f"{org}/{name}") for name in names)
+
+
+def parse(data: bytes | str, path: str = FILENAME) -> FormulaFile:
+    """Read a FORMULA file; unusable values are a ManifestError naming the key."""
+    document = load_yaml(data, path)
+    if not isinstance(document, dict):
+        raise ManifestError(f"{path} must be a mapping of 'key: value' lines (name, version, top_level_dir, dependencies).")
+    top = _text(document.get("top_level_dir"))
+    if top is not None and (not _DEP_RE.match(top) or ".." in top):
+        raise ManifestError(f"{path}: top_level_dir '{top}' is not a safe directory name.")
+    return FormulaFile(
+        name=_text(document.get("name")),
+        version=_text(document.get("version")),
+        top_level_dir=top,
+        minimum_version=_text(document.get("minimum_version")),
+        dependencies=_dependencies(document.get("dependencies"), path),
+    )
+
+
+def merge(manifest: Manifest, formula: FormulaFile, org: str) -> Manifest:
+    """A metadata.yml without exports (or none at all) completed from the FORMULA file."""
+    if manifest.exports:
+        return manifest
+    known = {r.name for r in manifest.requirements}
+    extra = tuple(r for r in formula.requirements(org) if r.name not in known)
+    return replace(
+        manifest,
+        exports=(formula.top_level_dir,) if formula.top_level_dir else manifest.exports,
+        requirements=manifest.requirements + extra,
+        declared_version=manifest.declared_version or formula.version,
+        minimum_salt=formula.minimum_version,
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(getattr(value, "raw", "") or value).strip()
+
+
+def _dependencies(value: object, path: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    for name in names:
+        if not _DEP_RE.match(name):
+            raise ManifestError(f"{path}: dependency '{name}' is not a formula name; list names like 'php, mysql'.")
+    return names
+
+
+def salt_too_old(minimum: str | None, running: str | None) -> bool:
+    """Whether the running Salt is older than a FORMULA's ``minimum_version``."""
+    if not minimum or not running:
+        return False
+    try:
+        return Version(running.split("+")[0]) < Version(minimum)
+    except InvalidVersion:
+        return False
