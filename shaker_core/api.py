@@ -268,8 +268,7 @@ def _preferred(old: LockFile, names: list[str] | None, keep_locked: bool) -> dic
 
 def _lock_satisfies(settings: Settings, project: Manifest, old: LockFile) -> bool:
     """Whether the lock still satisfies the declaration, judged from the cache (fetching only missing mirrors)."""
-    cache = GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=settings.jobs,
-                     fetch_policy="missing", offline=settings.offline, timeout=settings.git_timeout)
+    cache = git_cache(settings, "missing")
     try:
         with cache:
             resolution = _resolve(project, cache, settings, _preferred(old, None, keep_locked=True))
@@ -479,15 +478,7 @@ def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | 
 @contextmanager
 def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
     vendor = vendor_for(settings)
-    cache = GitCache(
-        settings.cache_path,
-        credentials=Credentials(settings.credentials),
-        jobs=settings.jobs,
-        fetch_policy=fetch_policy,
-        offline=settings.offline,
-        timeout=settings.git_timeout,
-        progress=progress,
-    )
+    cache = git_cache(settings, fetch_policy, progress)
     started = time.monotonic()
     with ExitStack() as stack:
         stack.enter_context(cache)
@@ -510,6 +501,20 @@ def recover(settings: Settings, vendor: Vendor) -> None:
         log.warning("Finished the lock update of release %s that an interrupted run left behind.", current)
     else:
         lockfile.drop_staged(settings.lock_path)
+
+
+def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progress | None = None) -> GitCache:
+    """The mirror cache as these settings configure it."""
+    return GitCache(
+        settings.cache_path,
+        credentials=Credentials(settings.credentials),
+        jobs=settings.jobs,
+        fetch_policy=fetch_policy,
+        offline=settings.offline,
+        timeout=settings.git_timeout,
+        progress=progress,
+        allowed_sources=settings.allowed_sources,
+    )
 
 
 def vendor_for(settings: Settings) -> Vendor:

@@ -27,7 +27,7 @@ import pygit2
 from . import faults, formula_file
 from .errors import GitError, LayoutError, LimitExceeded
 from .manifest import Manifest, parse_manifest
-from .sources import name_from_url, redact, strip_credentials
+from .sources import allowed, name_from_url, redact, strip_credentials
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,10 @@ class GitCache:
         offline: bool = False,
         timeout: float = 120.0,
         progress: Callable[[str, int, int], None] | None = None,
+        allowed_sources: tuple[str, ...] = (),
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.allowed_sources = allowed_sources
         self.credentials = credentials or Credentials()
         self.fetch_policy = fetch_policy
         self.offline = offline
@@ -197,9 +199,14 @@ class GitCache:
         for url, commit, future in pending:
             future.result()
             if not self.has_commit(url, commit):
+                if self.offline:
+                    raise GitError(f"{_describe(url)}: commit {commit} is not in the cache, and --offline forbids fetching it; run once without --offline.", url=redact(url))
                 raise GitError(f"{_describe(url)} has no commit {commit}; the lock names a commit the source no longer has.", url=redact(url))
 
     def _fetch_future(self, url: str) -> Future[None]:
+        if not allowed(url, self.allowed_sources):
+            raise GitError(f"{_describe(url)} is not under an allowed source prefix ({', '.join(self.allowed_sources)}); "
+                           "add its prefix to the 'allowed_sources' setting if it is trusted.", url=redact(url))
         with self._lock:
             future = self._fetches.get(url)
             if future is None:

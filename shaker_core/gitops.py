@@ -16,7 +16,6 @@ from typing import Any, Callable, Mapping
 
 from . import api, lockfile, records
 from .errors import GitError, LayoutError, ShakerError
-from .git import Credentials, GitCache
 from .layout import Vendor
 from .settings import Settings
 from .webhook import Push, WebhookSettings, parse, raw_parts, repository_key, verify
@@ -58,8 +57,7 @@ def publish_project(settings: Settings) -> str:
     """Fetch the project repository and switch ``vendor/_project`` to its branch head; return the commit."""
     assert settings.project_source is not None
     vendor = api.vendor_for(settings)
-    with GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=1,
-                  offline=settings.offline, timeout=settings.git_timeout) as cache:
+    with api.git_cache(settings) as cache:
         head = cache.branches(settings.project_source).get(settings.project_branch)
         if head is None:
             raise GitError(f"The project repository has no branch '{settings.project_branch}'; set shaker:project:branch to the branch to deploy.")
@@ -228,6 +226,5 @@ def status(settings: Settings) -> api.Report:
 
 
 def _project_head(settings: Settings) -> str | None:
-    with GitCache(settings.cache_path, credentials=Credentials(settings.credentials), jobs=1,
-                  offline=settings.offline, timeout=settings.git_timeout) as cache:
+    with api.git_cache(settings) as cache:
         return cache.branches(settings.project_source or "").get(settings.project_branch)

@@ -41,6 +41,7 @@ class Settings:
     auto_update: bool = False
     notify: Mapping[str, Any] = field(default_factory=dict)
     saltenv: str | None = None
+    allowed_sources: tuple[str, ...] = ()
     salt_version: str | None = None
     strict_minimum_version: bool = False
     trigger: str = "cli"
@@ -133,6 +134,12 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             return _to_number(value, float)
     except ValueError:
         raise ConfigError(f"{origin}: '{name}' has the value {value!r}; {_expected(name)}.") from None
+    if name == "allowed_sources":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{origin}: 'allowed_sources' must be a list of URL prefixes, like ['https://git.example.com/', 'file:///srv/forge/'].")
+        return tuple(value)
     if name == "notify" and not isinstance(value, Mapping):
         raise ConfigError(f"{origin}: 'notify' must be a mapping with 'urls' and optional 'commit_status'.")
     if name == "saltenv" and not (isinstance(value, str) and value.replace("-", "").replace("_", "").isalnum()):

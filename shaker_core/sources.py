@@ -53,13 +53,21 @@ def check_url(url: str) -> str | None:
         if scheme not in URL_SCHEMES:
             return f"uses transport '{scheme}'; use one of {', '.join(URL_SCHEMES)}"
         try:
-            urlsplit(url).port  # noqa: B018 - raises ValueError for a bad host or port
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a bad host or port
         except ValueError as exc:
             return f"is not a valid URL ({exc})"
+        if parts.password is not None:
+            return "holds a password; put credentials in the 'credentials' setting, never in metadata.yml or the lock"
         return None if url_path(url) else "has no repository path"
     if _SCP_RE.match(url):
         return None
     return "is not a git URL (https://, ssh://, git@host:org/name.git or file://)"
+
+
+def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``url`` starts with one of the allowed source prefixes (all are allowed when none are set)."""
+    return not prefixes or any(url.startswith(prefix) for prefix in prefixes)
 
 
 def url_path(url: str) -> str:

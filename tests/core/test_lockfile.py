@@ -131,7 +131,7 @@ ERROR_LINE = 6
         ("https://[host/org/a.git==v1.0.0", ": 'https://[host/org/a.git' is not a usable git URL (is not a valid URL (Invalid IPv6 URL))."),
         (
             "https://u:s3cret@host/a.git==v1.0.0",
-            ": 'https://u:***@host/a.git' is not a usable git URL (no <org>/<name> in its path).",
+            ": 'https://u:***@host/a.git' is not a usable git URL (holds a password; put credentials in the 'credentials' setting, never in metadata.yml or the lock).",
         ),
         ("ftp://host/org/a.git==v1.0.0", ": 'ftp://host/org/a.git' is not a usable git URL (uses transport 'ftp'; use one of https, http, ssh, git, file)."),
     ],

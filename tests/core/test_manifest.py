@@ -344,3 +344,12 @@ def test_errors_name_the_file_and_never_show_secrets():
 
 def test_not_utf8():
     assert manifest_error(b"dependencies: [org/\xff]\n") == "metadata.yml is not valid UTF-8 (byte 0xff at offset 19); save it as UTF-8."
+
+
+def test_a_password_in_a_source_url_is_refused_and_never_shown():
+    message = manifest_error(f"dependencies: ['{MAPPING_SOURCE}']\n")
+    assert message == (
+        "metadata.yml: dependency 1 ('https://deploy:***@host/org/a.git'): the source URL holds a password; "
+        "put credentials in the 'credentials' setting, never in metadata.yml or the lock."
+    )
+    assert "s3cret" not in message
