@@ -39,7 +39,8 @@ class Forge:
 
     def roots(self) -> list[str]:
         """The formulas nothing else depends on: what a project asks for."""
-        return [name for index, name in enumerate(self.names) if _level(index, len(self.names)) == 0]
+        small = [name for name in self.names if name != f"{ORG}/big-formula"]
+        return [name for index, name in enumerate(small) if _level(index, len(small)) == 0]
 
 
 def _level(index: int, count: int) -> int:

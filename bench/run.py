@@ -163,7 +163,28 @@ def add_tag(bare: Path, tag: str) -> None:
             subprocess.run(["git", *args], cwd=work, check=True, env=env)
 
 
-def measure_size(size: int, tags: int, runs: int, workdir: Path) -> dict[str, Sample]:
+def salt_run_config(workdir: Path) -> list[str] | None:
+    """A master config for ``salt-run`` (no daemon needed for these runner calls), or None without salt."""
+    salt_run = shutil.which("salt-run") or str(Path(sys.executable).with_name("salt-run"))
+    if not Path(salt_run).exists():
+        return None
+    conf = workdir / "salt-conf"
+    (workdir / "salt-root" / "var" / "cache" / "salt" / "master" / "proc").mkdir(parents=True, exist_ok=True)
+    conf.mkdir(exist_ok=True)
+    (conf / "master").write_text(f"root_dir: {workdir / 'salt-root'}\nuser: {os.environ.get('USER', 'root')}\nlog_level: error\n")
+    return [salt_run, "-c", str(conf)]
+
+
+def measure_runner(project: Path, workdir: Path, results: dict[str, list[Sample]]) -> None:
+    """salt-run's own start (test.arg) and shaker.install_pinned with nothing changed."""
+    salt_run = salt_run_config(workdir)
+    if salt_run is None:
+        return
+    results.setdefault("salt-run-base", []).append(timed([*salt_run, "test.arg"]))
+    results.setdefault("runner-warm", []).append(timed([*salt_run, "shaker.install_pinned", f"root_dir={project}"]))
+
+
+def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False) -> dict[str, Sample]:
     forge = forge_module.generate(workdir / f"forge-{size}", size, tags)
     project = workdir / f"project-{size}"
     shutil.rmtree(project, ignore_errors=True)
@@ -190,8 +211,12 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path) -> dict[str, Sa
             hidden.rename(forge.root)
         sample.ok = verify(project, forge)
         measure_peers(project, forge, workdir, results)
+        if with_salt:
+            measure_runner(project, workdir, results)
         bumped = forge.names[(run * 7) % (len(forge.names) - 1)]
         add_tag(forge.root / f"{bumped}.git", f"v9.{run}.{int(time.time())}")
+        with tempfile.TemporaryDirectory(dir=workdir) as one:
+            results.setdefault("fetch-1", []).append(timed(["git", "clone", "-q", "--bare", f"file://{forge.root}/{bumped}.git", f"{one}/m.git"]))
         sample = timed([*SHAKER, "update", bumped, *root_args])
         sample.ok = verify(project, forge) and f"{bumped}==v9.{run}." in (project / "formula-requirements.txt").read_text()
         results["bump"].append(sample)
@@ -216,6 +241,7 @@ def _median(samples: list[Sample]) -> Sample:
 
 
 OURS = {"cold": ("clone-8", "r10k-cold", "galaxy-cold"), "warm": ("r10k-warm", "galaxy-warm"), "bump": ("ls-remote-8",), "check": ("ls-remote-8",)}
+RESOLVE_LIMIT_S = 2.0
 
 
 def report(size: int, figures: dict[str, Sample]) -> None:
@@ -227,6 +253,13 @@ def report(size: int, figures: dict[str, Sample]) -> None:
     for ours, peers in OURS.items():
         cells = [f"{peer} {figures[peer].wall / figures[ours].wall:.2f}x" for peer in peers if peer in figures]
         print(f"  {ours:<6} vs " + ", ".join(cells))
+    if "fetch-1" in figures:
+        floor = figures["ls-remote-8"].wall + figures["fetch-1"].wall
+        print(f"  bump   vs ls-remote-8 + fetch-1 floor ({floor:.2f}s): {figures['bump'].wall / floor:.2f}x the floor (target at most 2x)")
+    if "runner-warm" in figures:
+        added = figures["runner-warm"].wall - figures["salt-run-base"].wall
+        print(f"  runner: salt-run shaker.install_pinned {figures['runner-warm'].wall:.2f}s, salt-run test.arg {figures['salt-run-base'].wall:.2f}s:"
+              f" the runner function adds {added:+.2f}s to salt-run's own start; the command line takes {figures['warm'].wall:.2f}s")
     if not R10K:
         print("  r10k not installed: apt-get install r10k")
     if not GALAXY:
@@ -239,11 +272,16 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="where forges and projects go (default: a temp dir)")
+    parser.add_argument("--salt", action="store_true", help="also time salt-run shaker.install_pinned (needs salt installed)")
+    parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shaker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    for size in (int(s) for s in args.sizes.split(",")):
-        report(size, measure_size(size, args.tags, args.runs, workdir.resolve()))
+    sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
+    for size in sizes:
+        report(size, measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt))
+    resolve_bench = subprocess.run([sys.executable, str(HERE / "resolve.py"), "--formulas", "1000", "--repeat", "3"], capture_output=True, text=True, check=True)
+    print(f"\nresolver alone, warm (bench/resolve.py --formulas 1000): {resolve_bench.stdout.strip()} (target under {RESOLVE_LIMIT_S:.0f}s)")
 
 
 if __name__ == "__main__":

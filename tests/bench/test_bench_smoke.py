@@ -1,0 +1,53 @@
+"""The benchmark must not rot: its forge generator and one small measurement run in the suite.
+
+Timings are not asserted (they are noisy); what is asserted is that the
+generated forge is what bench/forge.py promises and that the benchmark's own
+check of an install (every pinned commit's init.sls served) passes.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import forge as forge_module  # noqa: E402
+import run as bench_run  # noqa: E402
+
+
+def tags_of(bare: Path) -> list[str]:
+    out = subprocess.run(["git", "-C", str(bare), "tag", "--list"], capture_output=True, text=True, check=True).stdout
+    return sorted(out.split())
+
+
+def test_forge_generator_makes_the_promised_repositories(tmp_path):
+    forge = forge_module.generate(tmp_path / "forge", formulas=8, tags=3)
+    assert len(forge.names) == 9 and forge.names[-1] == "bench/big-formula"
+    for name in forge.names:
+        assert tags_of(forge.root / f"{name}.git") == ["v1.0.0", "v1.1.0", "v1.2.0"]
+    assert forge.roots() == ["bench/f0-formula", "bench/f1-formula"]
+    assert forge_module.dependencies(0, 8) and not forge_module.dependencies(7, 8)
+    again = forge_module.generate(tmp_path / "forge2", formulas=8, tags=3)
+    head = ["git", "rev-parse", "v1.2.0^{commit}"]
+    for name in forge.names:
+        first = subprocess.run([*head], cwd=forge.root / f"{name}.git", capture_output=True, text=True).stdout
+        second = subprocess.run([*head], cwd=again.root / f"{name}.git", capture_output=True, text=True).stdout
+        assert first == second, f"{name}: the generator is not deterministic"
+
+
+def test_one_measurement_installs_and_verifies(tmp_path):
+    forge = forge_module.generate(tmp_path / "forge", formulas=6, tags=2)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "metadata.yml").write_text(forge_module.project_metadata(forge))
+    (project / "shaker.yml").write_text(f"source_template: {forge.template}\n")
+    sample = bench_run.timed([*bench_run.SHAKER, "install", "--root_dir", str(project)])
+    assert sample.wall > 0 and sample.rss_mb > 0
+    assert bench_run.verify(project, forge)
+    served = project / "vendor" / "_root" / "f0" / "init.sls"
+    served.chmod(0o644)
+    served.unlink()
+    served.write_text("tampered\n")
+    assert not bench_run.verify(project, forge), "the benchmark's check must catch a wrong tree"
