@@ -38,17 +38,21 @@ def __virtual__():
     return __virtualname__
 
 
-def pinned(name, dependencies=None, remote_check=False, update=False, **kwargs):
+def pinned(name, dependencies=None, remote_check=False, update=False, saltenv=None, **kwargs):
     """Make ``<name>/vendor/_root`` serve the formulas the declaration pins.
 
     Resolves when there is no lock or the lock no longer satisfies the
     declaration, otherwise publishes the lock. With ``test=True`` nothing is
-    changed and the predicted changes are returned.
+    changed and the predicted changes are returned. ``saltenv`` names the
+    environment to publish (``vendor/_root/<saltenv>``) when metadata.yml declares
+    ``environments:``.
     """
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     test = bool(__opts__.get("test"))
     arguments = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=_salt_version())
+    # saltenv is one of Salt's runtime keywords: Salt hands it to a state function only
+    # when the function names it in its signature, never through **kwargs.
+    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=_salt_version(), saltenv=saltenv)
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state")
         project = api.project_from_dependencies(dependencies, settings) if dependencies is not None else None
@@ -58,6 +62,8 @@ def pinned(name, dependencies=None, remote_check=False, update=False, **kwargs):
         return ret
     changes = adapter.served_changes_by_tag(report)
     ret["comment"] = _comment(changes, report, test)
+    if report.get("warnings"):
+        ret["warnings"] = list(report["warnings"])
     if test:
         ret["result"] = None if changes else True
         ret["changes"] = changes

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import faults, formula_file, insight, lockfile, notify, records
-from .errors import GitError, LayoutError, LockFileError, ManifestError, ShakerError, UsageError
+from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
@@ -109,7 +109,10 @@ def _record(settings: Settings, started: float, report: Report) -> None:
         "message": report.get("message"),
         "pid": os.getpid(),
     }
-    records.write_deploy(vendor, record)
+    try:
+        records.write_deploy(vendor, record)
+    except OSError as exc:  # a full disk must not turn the run's own error into a traceback
+        log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
     sent = notify.notify(settings.notify, vendor, {**report, "trigger": settings.trigger}, settings.project_commit)
     if sent:
         report["notifications"] = sent
@@ -147,6 +150,8 @@ def status(settings: Settings) -> Report:
         "command": "status",
         "success": True,
         "root_dir": str(settings.root),
+        "saltenv": settings.saltenv,
+        "lock_file": settings.lock_path.name,
         "release": release,
         "formulas": {name: _ref_commit(record) for name, record in sorted(served.items())},
         "in_sync": bool(release) and not differences,
@@ -242,6 +247,8 @@ def _resolve_and_publish(
 
 
 def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None) -> Resolution:
+    if len({r.name for r in project.requirements if r.name != project.name}) > settings.max_formulas:  # before a single fetch starts
+        raise LimitExceeded(f"The dependency graph names more than {settings.max_formulas} formulas; raise the 'max_formulas' setting if that is intended.")
     cache.prefetch(_source_of(r, settings) for r in project.requirements)
     return resolve(
         project,
@@ -439,6 +446,7 @@ def _report(command: str, settings: Settings, old: LockFile, new: LockFile, plan
         "success": True,
         "simulate": settings.simulate,
         "root_dir": str(settings.root),
+        "saltenv": settings.saltenv,
         "changes": diff_locks(old, new),
         "lock_changed": lock_changed,
         "release": plan.release_id,
@@ -514,6 +522,7 @@ def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progre
         timeout=settings.git_timeout,
         progress=progress,
         allowed_sources=settings.allowed_sources,
+        max_manifest_bytes=settings.max_manifest_bytes,
     )
 
 

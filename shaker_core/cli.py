@@ -7,6 +7,7 @@ network error; 6 layout or lock held; 7 suspended; 70 internal error.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import os
@@ -35,7 +36,8 @@ COMMANDS = {
 ENV_PREFIX = "SHAKER_"
 CONFIG_FILE = "shaker.yml"
 FILE_SETTINGS = ("cache_dir", "source_template", "jobs", "remote_check", "keep_releases", "offline", "credentials",
-                 "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes")
+                 "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes",
+                 "saltenv", "salt_version", "strict_minimum_version", "allowed_sources")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +129,16 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "cache_dir", None):
         merged["cache_dir"] = Path(args.cache_dir).absolute()  # a path given on the command line is relative to the current directory
     merged["root_dir"] = root
+    merged.setdefault("salt_version", installed_salt_version())
     return Settings.from_mapping(merged, origin=CONFIG_FILE if (root / CONFIG_FILE).exists() else "settings")
+
+
+def installed_salt_version() -> str | None:
+    """The version of the Salt installed beside salt-shaker (read from its package metadata; salt is not imported)."""
+    try:
+        return importlib.metadata.version("salt")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _file_settings(path: Path) -> dict[str, Any]:
@@ -208,9 +219,10 @@ def _summary(report: dict[str, Any]) -> str:
         return "The lock would change; run `salt-shaker install`." if report["pending"] else f"Up to date: the lock already pins the newest allowed versions of {count} formulas."
     if report["simulate"]:
         return f"Simulated: would publish release {report['release']} with {count} formulas; nothing was written."
+    served = f"vendor/_root/{report['saltenv']}" if report.get("saltenv") else "vendor/_root"
     if report["published"]:
-        return f"Published release {report['release']} with {count} formulas at {report['root_dir']}/vendor/_root."
-    return f"Nothing to do: vendor/_root already serves release {report['release']} ({count} formulas)."
+        return f"Published release {report['release']} with {count} formulas at {report['root_dir']}/{served}."
+    return f"Nothing to do: {served} already serves release {report['release']} ({count} formulas)."
 
 
 def _format_outdated(report: dict[str, Any]) -> list[str]:
@@ -229,7 +241,9 @@ def _format_status(report: dict[str, Any]) -> list[str]:
     lines.append(f"Serving release {report['release']}.")
     for name, diff in report["differences"].items():
         lines.append(f"drift: {name} pinned {_ref(diff['pinned'])}, served {_ref(diff['served'])}")
-    lines.append("In sync with formula-requirements.txt." if report["in_sync"] else "Out of sync: run `salt-shaker install-pinned-versions`.")
+    lock = report.get("lock_file", "formula-requirements.txt")
+    command = f"salt-shaker --saltenv {report['saltenv']} install-pinned-versions" if report.get("saltenv") else "salt-shaker install-pinned-versions"
+    lines.append(f"In sync with {lock}." if report["in_sync"] else f"Out of sync: run `{command}`.")
     return lines
 
 

@@ -6,7 +6,20 @@ URLs are redacted before they are put in a message.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Control characters and Unicode line/bidi controls: a message may quote bytes from an
+# untrusted metadata.yml or lock line, and must not move a terminal's cursor, recolour
+# it, reorder what it shows or start a forged log line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    pattern = _UNPRINTABLE_BUT_NEWLINE if keep_newlines else _UNPRINTABLE
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
 class ShakerError(Exception):
@@ -14,8 +27,10 @@ class ShakerError(Exception):
 
     exit_code = 1
     kind = "error"
+    multiline = False  # one sentence; only a conflict report spans lines
 
     def __init__(self, message: str, **data: Any) -> None:
+        message = printable(message, keep_newlines=self.multiline)
         super().__init__(message)
         self.message = message
         self.data = data
@@ -66,6 +81,7 @@ class ResolutionConflict(ResolutionError):
     """Constraints from different places cannot hold together."""
 
     kind = "conflict"
+    multiline = True
 
 
 class NoMatchingVersion(ResolutionError):

@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import ManifestError
 from .manifest import Manifest, Requirement
-from .yamlsafe import load_yaml
+from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
 
 FILENAME = "FORMULA"
 _DEP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -40,9 +40,9 @@ class FormulaFile:
         return tuple(Requirement(f"{org}/{name}", text=f"{org}/{name}") for name in names)
 
 
-def parse(data: bytes | str, path: str = FILENAME) -> FormulaFile:
+def parse(data: bytes | str, path: str = FILENAME, max_bytes: int = DEFAULT_MAX_BYTES) -> FormulaFile:
     """Read a FORMULA file; unusable values are a ManifestError naming the key."""
-    document = load_yaml(data, path)
+    document = load_yaml(data, path, max_bytes)
     if not isinstance(document, dict):
         raise ManifestError(f"{path} must be a mapping of 'key: value' lines (name, version, top_level_dir, dependencies).")
     top = _text(document.get("top_level_dir"))

@@ -27,7 +27,8 @@ import pygit2
 from . import faults, formula_file
 from .errors import GitError, LayoutError, LimitExceeded
 from .manifest import Manifest, parse_manifest
-from .sources import allowed, name_from_url, redact, strip_credentials
+from .sources import allowed, check_url, name_from_url, redact, strip_credentials
+from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,10 @@ class GitCache:
         timeout: float = 120.0,
         progress: Callable[[str, int, int], None] | None = None,
         allowed_sources: tuple[str, ...] = (),
+        max_manifest_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.max_manifest_bytes = max_manifest_bytes
         self.allowed_sources = allowed_sources
         self.credentials = credentials or Credentials()
         self.fetch_policy = fetch_policy
@@ -203,10 +206,17 @@ class GitCache:
                     raise GitError(f"{_describe(url)}: commit {commit} is not in the cache, and --offline forbids fetching it; run once without --offline.", url=redact(url))
                 raise GitError(f"{_describe(url)} has no commit {commit}; the lock names a commit the source no longer has.", url=redact(url))
 
-    def _fetch_future(self, url: str) -> Future[None]:
+    def _check_source(self, url: str) -> None:
+        """Refuse a URL git could misread (an option, a remote helper) or one outside ``allowed_sources``, before any use."""
+        reason = check_url(url)  # every URL, wherever it came from (template, project, lock, payload)
+        if reason:
+            raise GitError(f"{_describe(url)}: the source URL {reason}.", url=redact(url))
         if not allowed(url, self.allowed_sources):
             raise GitError(f"{_describe(url)} is not under an allowed source prefix ({', '.join(self.allowed_sources)}); "
                            "add its prefix to the 'allowed_sources' setting if it is trusted.", url=redact(url))
+
+    def _fetch_future(self, url: str) -> Future[None]:
+        self._check_source(url)
         with self._lock:
             future = self._fetches.get(url)
             if future is None:
@@ -227,6 +237,10 @@ class GitCache:
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with _flock(path.with_name(path.name + ".lock")):
+            with self._lock:
+                opened = self._repos.pop(url, None)
+            if opened is not None:
+                opened.free()  # a handle on a damaged pack would outlive the clone that replaces it
             if path.exists() and self._usable(path):
                 self._fetch_into(path, url)
             else:
@@ -236,13 +250,18 @@ class GitCache:
             self.fetched.append(url)
 
     def _usable(self, path: Path) -> bool:
+        repo = None
         try:
-            pygit2.Repository(str(path))
+            repo = pygit2.Repository(str(path))
+            _check_refs_readable(repo)
             return True
-        except (pygit2.GitError, KeyError, ValueError):
+        except (pygit2.GitError, KeyError, ValueError, OSError):
             log.warning("The cached mirror %s is damaged; cloning it again.", path.name)
             shutil.rmtree(path, ignore_errors=True)
             return False
+        finally:
+            if repo is not None:
+                repo.free()  # libgit2 caches open packs by path: let go of the damaged one before a clone takes its place
 
     def _clone(self, path: Path, url: str) -> None:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=self.cache_dir))
@@ -278,6 +297,7 @@ class GitCache:
         with self._lock:
             repo = self._repos.get(url)
             if repo is None:
+                self._check_source(url)  # a mirror already in a shared cache is read without a fetch
                 path = self.mirror_path(url)
                 if not path.exists():
                     raise GitError(f"{_describe(url)} is not in the cache; fetch it first.", url=redact(url))
@@ -312,11 +332,11 @@ class GitCache:
         if data is None:
             manifest = Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")
         else:
-            manifest = parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False)
+            manifest = parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False, max_bytes=self.max_manifest_bytes)
         formula = self.read_file(source, commit, formula_file.FILENAME) if not manifest.exports else None
         if formula is None:
             return manifest
-        info = formula_file.parse(formula, f"{formula_file.FILENAME} at {commit[:12]}")
+        info = formula_file.parse(formula, f"{formula_file.FILENAME} at {commit[:12]}", max_bytes=self.max_manifest_bytes)
         org = (name_from_url(source) or "/").split("/")[0]
         return formula_file.merge(manifest, info, org)
 
@@ -341,7 +361,8 @@ class GitCache:
             return None
         if entry.type_str != "blob":
             return None
-        return bytes(self._repo(url)[entry.id].data)
+        with self._reading(url):
+            return bytes(self._repo(url)[entry.id].data)
 
     def list_top(self, url: str, commit: str) -> dict[str, str]:
         """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""
@@ -352,17 +373,35 @@ class GitCache:
         tree = self._tree(url, commit)
         writer = _TreeWriter(self._repo(url), label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
         dest.mkdir(parents=True)
-        writer.write(tree, dest, "")
+        with self._reading(url):
+            writer.write(tree, dest, "")
         return writer.written
 
     def _tree(self, url: str, commit: str) -> pygit2.Tree:
         self._wait(url)  # a commit named directly (a rev pin) is read before any tag listing fetched the mirror
         repo = self._repo(url)
+        with self._reading(url):
+            try:
+                obj = repo[commit]
+            except (KeyError, ValueError):
+                raise GitError(f"{_describe(url)} has no commit {commit}.", url=redact(url)) from None
+            return obj.peel(pygit2.Tree)
+
+    @contextmanager
+    def _reading(self, url: str) -> Iterator[None]:
+        """An object the mirror cannot read (a damaged pack) is a GitError, and the mirror is dropped so the next run clones it afresh."""
         try:
-            obj = repo[commit]
-        except (KeyError, ValueError):
-            raise GitError(f"{_describe(url)} has no commit {commit}.", url=redact(url)) from None
-        return obj.peel(pygit2.Tree)
+            yield
+        except pygit2.GitError as exc:
+            path = self.mirror_path(url)
+            with self._lock:
+                opened = self._repos.pop(url, None)
+            if opened is not None:
+                opened.free()
+            with _flock(path.with_name(path.name + ".lock")):
+                shutil.rmtree(path, ignore_errors=True)
+            reason = _scrub(str(exc), url, self.credentials.secrets())
+            raise GitError(f"The cached mirror of {_describe(url)} is damaged ({reason}); it was removed: run again to fetch it afresh.", url=redact(url)) from None
 
 
 class _TreeWriter:
@@ -411,6 +450,14 @@ class _TreeWriter:
         if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
             raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
         os.symlink(link, target)
+
+
+def _check_refs_readable(repo: pygit2.Repository) -> None:
+    """Read every ref's object (and a commit's tree): a truncated or garbled pack, or lost objects, raise here."""
+    for ref in repo.listall_reference_objects():
+        target = ref.peel(None)  # through annotated tags, to the commit (or tree or blob) they name
+        if isinstance(target, pygit2.Commit):
+            target.tree  # noqa: B018 - reading it is the check
 
 
 def _peel_commit(ref: Any) -> str | None:

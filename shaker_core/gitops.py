@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -47,7 +48,13 @@ def reconcile(settings: Settings) -> api.Report:
 
 
 def _sync_once(settings: Settings) -> api.Report:
-    project_commit = publish_project(settings) if settings.project_source else None
+    started = time.time()
+    try:
+        project_commit = publish_project(settings) if settings.project_source else None
+    except ShakerError as exc:
+        # The project repository could not be published: a failed deploy too (recorded and notified).
+        api._record(settings, started, {"command": "sync", "success": False, **exc.as_dict()})
+        raise
     report = api.install_pinned(replace(settings, project_commit=project_commit))
     report["project_commit"] = project_commit
     return report
@@ -219,7 +226,8 @@ def status(settings: Settings) -> api.Report:
     report["suspended"] = records.suspended(vendor.path)
     if settings.project_source:
         head = _project_head(settings)
-        deployed = (deploy or {}).get("project_commit")
+        # What is deployed is the project commit of the last deploy that succeeded, not of one that failed.
+        deployed = next((d.get("project_commit") for d in reversed(records.read_deploys(vendor.path)) if d.get("success")), None)
         report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "in_sync": head == deployed}
         report["in_sync"] = report["in_sync"] and head == deployed
     return report

@@ -33,6 +33,9 @@ from .errors import LayoutError, LockHeldError
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = "1"
+# Write failures that are the machine's state, not a bug: reported as a LayoutError, never a traceback.
+# (CPython ignores SIGXFSZ, so a file over RLIMIT_FSIZE fails its write with EFBIG instead of killing the process.)
+DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up", errno.EFBIG: "a file is over the file size limit (ulimit -f)"}
 ROOT_LINK = "_root"
 PROJECT_LINK = "_project"
 
@@ -198,12 +201,18 @@ class Vendor:
             self._ensure_stored(formula, export)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{plan.release_id}-", dir=self.path))
         try:
+            os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             _assemble(staging, plan, self.store)
             info = ReleaseInfo(plan.release_id, time.time(), _formula_records(plan), sorted(plan.module_dirs), lock_text)
             write_atomic(self.releases / f"{plan.release_id}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(staging, final)
             fsync_dir(self.releases)
+        except OSError as exc:
+            if exc.errno in DISK_ERRORS:
+                (self.releases / f"{plan.release_id}.json").unlink(missing_ok=True)
+                raise LayoutError(f"Building release {plan.release_id} in {self.path} failed: {DISK_ERRORS[exc.errno]}; free space and run again (nothing was switched).") from None
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return final
@@ -219,8 +228,10 @@ class Vendor:
             export(formula.source, formula.commit, staging)
             os.rename(staging, entry)
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise LayoutError(f"The disk is full while exporting {formula.name} {formula.ref} into {self.store}; free space and run again (nothing was switched).") from None
+            if exc.errno in DISK_ERRORS:
+                raise LayoutError(
+                    f"Exporting {formula.name} {formula.ref} into {self.store} failed: {DISK_ERRORS[exc.errno]}; free space and run again (nothing was switched)."
+                ) from None
             if not entry.is_dir():
                 raise
         finally:

@@ -203,6 +203,8 @@ def parse_requirement(text: str, where: str = "dependency") -> Requirement:
     stripped = text.strip()
     label = f"{where} ('{_short(redact(stripped))}')"
     is_url = looks_like_url(stripped)
+    if stripped.startswith("-"):  # an option for git (--upload-pack=...): say so, before its '=' reads as an operator
+        _name_from_source(stripped, label)
     split_at = _constraint_start(stripped, "=!<>" if is_url else OPERATOR_CHARS)
     head, spec = stripped[:split_at].strip(), stripped[split_at:]
     constraint = _constraint(spec, label)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .sources import DEFAULT_SOURCE_TEMPLATE, url_for
+from .sources import DEFAULT_SOURCE_TEMPLATE, check_url, redact, url_for
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -63,6 +63,14 @@ class Settings:
         """Refuse values that cannot work, naming the setting."""
         if "{org}" not in self.source_template and "{formula}" not in self.source_template:
             raise ConfigError(f"{origin}: 'source_template' must contain {{org}} and {{name}} (or {{formula}}), like 'git@github.com:{{org}}/{{name}}.git'.")
+        try:
+            example = url_for("org/name", self.source_template)
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"{origin}: 'source_template' may only use the placeholders {{org}}, {{name}} and {{formula}}; write other braces twice ({{{{ }}}}).") from None
+        for name, url, shown in (("source_template", example, self.source_template), ("project_source", self.project_source, self.project_source)):
+            reason = check_url(url) if url is not None else None
+            if reason:
+                raise ConfigError(f"{origin}: '{name}' ({redact(shown or '')}) {reason}.")
         if self.jobs < 1:
             raise ConfigError(f"{origin}: 'jobs' must be at least 1.")
         if self.keep_releases < 1:
@@ -144,6 +152,8 @@ def _convert(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: 'notify' must be a mapping with 'urls' and optional 'commit_status'.")
     if name == "saltenv" and not (isinstance(value, str) and value.replace("-", "").replace("_", "").isalnum()):
         raise ConfigError(f"{origin}: 'saltenv' must be a Salt environment name like base or dev.")
+    if name == "salt_version" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = getattr(value, "raw", "") or str(value)  # salt_version: 3006.0 unquoted is read by YAML as a number
     if name in ("source_template", "trigger", "project_source", "project_branch", "salt_version") and not isinstance(value, str):
         raise ConfigError(f"{origin}: '{name}' must be a string.")
     return value

@@ -7,7 +7,7 @@ Only transports that cannot run local commands are accepted.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_SOURCE_TEMPLATE = "git@github.com:{org}/{name}.git"
 
@@ -66,8 +66,15 @@ def check_url(url: str) -> str | None:
 
 
 def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
-    """Whether ``url`` starts with one of the allowed source prefixes (all are allowed when none are set)."""
-    return not prefixes or any(url.startswith(prefix) for prefix in prefixes)
+    """Whether ``url`` starts with one of the allowed source prefixes (all are allowed when none are set).
+
+    A ``..`` path segment (also percent-encoded) is never allowed under a prefix: git would climb out of it.
+    """
+    if not prefixes:
+        return True
+    if ".." in re.split(r"[/\\:]", unquote(url)):
+        return False
+    return any(url.startswith(prefix) for prefix in prefixes)
 
 
 def url_path(url: str) -> str:

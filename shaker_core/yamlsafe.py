@@ -52,6 +52,9 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ManifestError(f"{path}:{where} is not valid YAML ({exc.problem or exc.context}); fix the syntax.") from None
+    except yaml.reader.ReaderError as exc:  # its str() spans two lines
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ManifestError(f"{path} is not valid YAML (character U+{code:04X} at offset {exc.position}: {exc.reason}); remove it.") from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path} is not valid YAML ({exc}); fix the syntax.") from None
     except RecursionError:
