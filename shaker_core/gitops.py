@@ -85,16 +85,20 @@ def _coalesced(vendor: Path, run: Callable[[], api.Report]) -> api.Report:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if last is None:
-                    return {"command": "sync", "success": True, "coalesced": True,
-                            "comment": "A sync is running; it will run once more for this trigger."}
+                    return _coalesced_report()
                 break
             while pending.exists():
                 pending.unlink(missing_ok=True)
                 last = _attempt(run)
                 runs += 1
-    assert last is not None
+    if last is None:  # the running sync took this trigger's mark (and runs after it) before this call got to the lock
+        return _coalesced_report()
     last["runs"] = runs
     return last
+
+
+def _coalesced_report() -> api.Report:
+    return {"command": "sync", "success": True, "coalesced": True, "comment": "A sync is running; it will run once more for this trigger."}
 
 
 def _attempt(run: Callable[[], api.Report]) -> api.Report:
