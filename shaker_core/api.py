@@ -365,7 +365,8 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
     warnings = [*warnings, *tree_warnings]
     lock_text = lockfile.render(new, settings.default_source)
-    lock_changed = _lock_changed(settings.lock_path, lock_text)
+    # a pinned install rewrites the lock only when what it pins moved, never for its formatting
+    lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
     report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
     previous = vendor.current_id()
     previous_info = vendor.release_info(previous) if previous else None

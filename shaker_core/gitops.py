@@ -55,9 +55,22 @@ def _sync_once(settings: Settings) -> api.Report:
         # The project repository could not be published: a failed deploy too (recorded and notified).
         api._record(settings, started, {"command": "sync", "success": False, **exc.as_dict()})
         raise
-    report = api.install_pinned(replace(settings, project_commit=project_commit))
-    report["project_commit"] = project_commit
+    try:
+        report = api.install_pinned(replace(settings, project_commit=project_commit))
+    except ShakerError:
+        _restore_project(settings)
+        raise
+    report.update(command="sync", project_commit=project_commit)
     return report
+
+
+def _restore_project(settings: Settings) -> None:
+    """After a failed install, point vendor/_project back at the project commit that is served, so the
+    lock that status and formula pushes read is the one behind the release that still serves."""
+    deploy = _last_good_deploy(api.vendor_for(settings).path)
+    served = (deploy or {}).get("project_commit")
+    if settings.project_source and served:
+        api.vendor_for(settings).point_project(served)
 
 
 def publish_project(settings: Settings) -> str:
@@ -231,10 +244,15 @@ def status(settings: Settings) -> api.Report:
     if settings.project_source:
         head = _project_head(settings)
         # What is deployed is the project commit of the last deploy that succeeded, not of one that failed.
-        deployed = next((d.get("project_commit") for d in reversed(records.read_deploys(vendor.path)) if d.get("success")), None)
+        deployed = (_last_good_deploy(vendor.path) or {}).get("project_commit")
         report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "in_sync": head == deployed}
         report["in_sync"] = report["in_sync"] and head == deployed
     return report
+
+
+def _last_good_deploy(vendor: Path) -> dict[str, Any] | None:
+    """The newest deploy record that succeeded and names a project commit."""
+    return next((d for d in reversed(records.read_deploys(vendor)) if d.get("success") and d.get("project_commit")), None)
 
 
 def _project_head(settings: Settings) -> str | None:

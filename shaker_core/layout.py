@@ -263,8 +263,13 @@ class Vendor:
                 os.rename(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        self._replace_link(self.path / PROJECT_LINK, posixpath.join("projects", commit))
+        self.point_project(commit)
         self._drop_old_projects(commit)
+
+    def point_project(self, commit: str) -> None:
+        """Switch ``vendor/_project`` to an exported project commit (kept under ``projects/``)."""
+        if (self.path / "projects" / commit).is_dir():
+            self._replace_link(self.path / PROJECT_LINK, posixpath.join("projects", commit))
 
     def _drop_old_projects(self, current: str) -> None:
         trees = sorted((p for p in (self.path / "projects").iterdir() if p.is_dir() and not p.name.startswith(".")),
