@@ -11,9 +11,10 @@ from typing import Any
 
 # Control characters and Unicode line/bidi controls: a message may quote bytes from an
 # untrusted metadata.yml or lock line, and must not move a terminal's cursor, recolour
-# it, reorder what it shows or start a forged log line.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_UNPRINTABLE_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# it, reorder what it shows or start a forged log line; a lone surrogate (from a
+# surrogate-escaped argument) could not even be printed.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: str, keep_newlines: bool = False) -> str:

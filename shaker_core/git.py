@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pygit2
 
 from . import faults, formula_file
-from .errors import GitError, LayoutError, LimitExceeded
+from .errors import GitError, LayoutError, LimitExceeded, printable
 from .manifest import Manifest, parse_manifest
 from .sources import allowed, check_url, name_from_url, redact, strip_credentials
 from .yamlsafe import DEFAULT_MAX_BYTES
@@ -225,8 +225,16 @@ class GitCache:
             return future
 
     def _wait(self, url: str) -> None:
-        if self.fetch_policy == "always" or not self.mirror_path(url).exists():
+        if not self._wait_inflight(url) and (self.fetch_policy == "always" or not self.mirror_path(url).exists()):
             self._fetch_future(url).result()
+
+    def _wait_inflight(self, url: str) -> bool:
+        """Wait for a fetch of ``url`` this cache started (never read a mirror while it is fetched); whether there was one."""
+        with self._lock:
+            future = self._fetches.get(url)
+        if future is not None:
+            future.result()
+        return future is not None
 
     def _sync_mirror(self, url: str) -> None:
         path = self.mirror_path(url)
@@ -239,8 +247,8 @@ class GitCache:
         with _flock(path.with_name(path.name + ".lock")):
             with self._lock:
                 opened = self._repos.pop(url, None)
-            if opened is not None:
-                opened.free()  # a handle on a damaged pack would outlive the clone that replaces it
+            if opened is not None:  # readers wait for this fetch (_wait_inflight), so nobody else holds it now
+                opened.free()  # libgit2 keeps packs open by path: a handle on a damaged one would outlive the clone that replaces it
             if path.exists() and self._usable(path):
                 self._fetch_into(path, url)
             else:
@@ -344,6 +352,7 @@ class GitCache:
 
     def has_commit(self, url: str, commit: str) -> bool:
         """Whether the mirror holds ``commit``."""
+        self._wait_inflight(url)
         if not self.mirror_path(url).exists():
             return False
         try:
@@ -397,7 +406,7 @@ class GitCache:
             with self._lock:
                 opened = self._repos.pop(url, None)
             if opened is not None:
-                opened.free()
+                opened.free()  # reads of a mirror happen in one thread: the one that just failed
             with _flock(path.with_name(path.name + ".lock")):
                 shutil.rmtree(path, ignore_errors=True)
             reason = _scrub(str(exc), url, self.credentials.secrets())
@@ -422,7 +431,7 @@ class _TreeWriter:
                 (directory / name).mkdir()
                 self.write(self.repo[entry.id], directory / name, f"{path}/")
             elif entry.filemode == _MODE_COMMIT:
-                log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, path)
+                log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, printable(path))
             elif entry.filemode == _MODE_LINK:
                 self._write_link(entry, directory / name, path)
             else:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from .errors import ManifestError
+from .errors import ManifestError, printable
 from .sources import check_name, check_url, looks_like_url, name_from_url, redact
 from .versions import OPERATOR_CHARS, Clause, Constraint, is_commit, is_valid_branch_name, parse_constraint, parse_tag
 from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
@@ -85,7 +85,7 @@ def parse_manifest(data: str | bytes, path: str = "metadata.yml", *, root: bool 
         return Manifest(path=path)
     if not isinstance(document, dict):
         raise ManifestError(f"{path} must be a mapping with 'dependencies:' and optional 'formula:' and 'exports:', not a {_type_name(document)}.")
-    warnings = [f"{path}: unknown key '{key}' is ignored." for key in document if key not in KNOWN_KEYS]
+    warnings = [f"{path}: unknown key '{printable(str(key))}' is ignored." for key in document if key not in KNOWN_KEYS]
     for warning in warnings:
         log.warning(warning)
     overrides = _parse_list(document, "overrides", path)

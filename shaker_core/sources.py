@@ -59,6 +59,8 @@ def check_url(url: str) -> str | None:
             return f"is not a valid URL ({exc})"
         if parts.password is not None:
             return "holds a password; put credentials in the 'credentials' setting, never in metadata.yml or the lock"
+        if parts.username is not None and scheme in ("https", "http"):  # https://<token>@host/... is how tokens travel
+            return "holds a user name or token before '@'; put credentials in the 'credentials' setting, never in metadata.yml or the lock"
         return None if url_path(url) else "has no repository path"
     if _SCP_RE.match(url):
         return None

@@ -38,7 +38,7 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_raw_float)
 
 def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Safe-load YAML text with size, encoding and alias checks; errors name the file."""
-    raw = data.encode() if isinstance(data, str) else data
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data  # a lone surrogate is invalid UTF-8 below
     if len(raw) > max_bytes:
         raise ManifestError(f"{path} is {len(raw)} bytes, over the limit of {max_bytes}; shorten it or raise the 'max_manifest_bytes' setting.")
     try:
