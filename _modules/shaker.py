@@ -15,7 +15,6 @@ __virtualname__ = "shaker"
 try:
     from shaker_core import adapter
     from shaker_core.errors import ShakerError
-    from shaker_core.git import check_pygit2
 
     _IMPORT_ERROR = None
 except ImportError as exc:  # reported by __virtual__
@@ -25,10 +24,7 @@ except ImportError as exc:  # reported by __virtual__
 def __virtual__():
     if _IMPORT_ERROR is not None:
         return False, f"salt-shaker cannot load: {_IMPORT_ERROR}; install it with `salt-pip install salt-shaker`."
-    reason = check_pygit2()
-    if reason:
-        return False, f"salt-shaker cannot load: {reason}."
-    return __virtualname__
+    return adapter.loadable(__virtualname__)
 
 
 def install(root_dir=None, simulate=False, **kwargs):

@@ -32,6 +32,14 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
 _NO_PROGRESS = frozenset({"status", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 
+def loadable(virtualname: str) -> str | tuple[bool, str]:
+    """What a Salt face's ``__virtual__`` returns: its name, or False and why it cannot load."""
+    from .git import check_pygit2
+
+    reason = check_pygit2()
+    return (False, f"salt-shaker cannot load: {reason}.") if reason else virtualname
+
+
 def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigger: str) -> Settings:
     """Merge config, pillar and arguments (later wins) into Settings."""
     merged: dict[str, Any] = {}

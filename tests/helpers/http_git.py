@@ -16,10 +16,12 @@ import hmac
 import os
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from helpers.loopback import LoopbackServer
 
 _BACKEND = None
 
@@ -33,48 +35,19 @@ def http_backend() -> str:
     return _BACKEND
 
 
-class GitHttpServer:
+class GitHttpServer(LoopbackServer):
     """Serves every repository under ``project_root`` to ``username``/``password``."""
 
     def __init__(self, project_root: Path, username: str, password: str) -> None:
+        super().__init__()
         self.project_root = Path(project_root)
         self.username = username
         self.password = password
         self.requests: list[tuple[str, str, bool]] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None, "the server is not running"
-        return self._httpd.server_address[1]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> GitHttpServer:
-        handler = type("Handler", (_Handler,), {"server_ref": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="git-http", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> GitHttpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def authorised(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -87,7 +60,7 @@ class GitHttpServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_ref: GitHttpServer
+    owner: GitHttpServer
     protocol_version = "HTTP/1.1"  # keep-alive, responses streamed with chunked transfer encoding
 
     def do_GET(self) -> None:
@@ -100,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
-        owner = self.server_ref
+        owner = self.owner
         ok = owner.authorised(self.headers.get("Authorization"))
         parts = urlsplit(self.path)
         owner.requests.append((self.command, parts.path, ok))
@@ -188,3 +161,7 @@ def _read_cgi_headers(stream: Any) -> tuple[str, list[tuple[str, str]]]:
             status = value.strip()
         else:
             headers.append((name.strip(), value.strip()))
+
+
+GitHttpServer.handler_class = _Handler
+GitHttpServer.thread_name = "git-http"

@@ -16,8 +16,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from helpers.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -37,48 +39,19 @@ class Recorded:
         return f"{self.method} {self.path} {self.headers} {self.body[:500]!r}"
 
 
-class RecordingServer:
+class RecordingServer(LoopbackServer):
     """Answers every request with ``status`` (200 by default) and an empty JSON object, and records it."""
 
     def __init__(self, status: int = 200) -> None:
+        super().__init__()
         self.status = status
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None, "the server is not running"
-        return self._httpd.server_address[1]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> RecordingServer:
-        handler = type("Handler", (_Handler,), {"owner": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="recorder", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> RecordingServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def clear(self) -> None:
         with self._lock:
@@ -135,3 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+RecordingServer.handler_class = _Handler
+RecordingServer.thread_name = "recorder"
