@@ -30,8 +30,12 @@ setup(
             "hypothesis>=6",
             "salt==3008.3",
             "pytest-salt-factories==1.0.5",
+            "ruff",
+            "mypy",
+            "types-PyYAML",
+            "types-requests",
         ],
-        "dev": ["ruff", "mypy", "types-PyYAML", "types-requests", "pyinstrument"],
+        "dev": ["pyinstrument"],
     },
     entry_points={
         "console_scripts": ["salt-shaker = shaker_core.cli:main"],

@@ -323,7 +323,8 @@ def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[Lo
     with_commit = [(_source_of(e, settings), e.commit) for e in old.entries if e.commit]
     cache.prefetch(_source_of(e, settings) for e in old.entries if not e.commit or settings.remote_check)
     cache.ensure_commits((source, commit) for source, commit in with_commit if commit)
-    entries, warnings = [], []
+    entries: list[LockEntry] = []
+    warnings: list[str] = []
     for entry in old.entries:
         entries.append(_pinned_entry(entry, settings, cache, warnings))
     return lockfile.make(entries), warnings

@@ -371,11 +371,11 @@ class GitCache:
         if entry.type_str != "blob":
             return None
         with self._reading(url):
-            return bytes(self._repo(url)[entry.id].data)
+            return _blob_data(self._repo(url), entry.id)
 
     def list_top(self, url: str, commit: str) -> dict[str, str]:
         """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""
-        return {entry.name: entry.type_str for entry in self._tree(url, commit)}
+        return {entry.name or "": entry.type_str for entry in self._tree(url, commit)}
 
     def export(self, url: str, commit: str, dest: Path, *, label: str = "", max_bytes: int | None = None) -> int:
         """Write the commit's tree into ``dest`` (which must not exist); return bytes written."""
@@ -424,12 +424,12 @@ class _TreeWriter:
 
     def write(self, tree: pygit2.Tree, directory: Path, rel: str) -> None:
         for entry in tree:
-            name = entry.name
+            name = entry.name or ""
             path = f"{rel}{name}"
             self._check_name(name, path)
             if entry.filemode == _MODE_TREE:
                 (directory / name).mkdir()
-                self.write(self.repo[entry.id], directory / name, f"{path}/")
+                self.write(self.repo[entry.id].peel(pygit2.Tree), directory / name, f"{path}/")
             elif entry.filemode == _MODE_COMMIT:
                 log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, printable(path))
             elif entry.filemode == _MODE_LINK:
@@ -444,7 +444,7 @@ class _TreeWriter:
             raise LayoutError(f"{self.label} contains '{path}'; salt-shaker never publishes .git: remove it from the formula.")
 
     def _write_blob(self, entry: Any, target: Path) -> None:
-        data = self.repo[entry.id].data
+        data = _blob_data(self.repo, entry.id)
         self.written += len(data)
         if self.max_bytes is not None and self.written > self.max_bytes:
             raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes; raise the 'max_formula_bytes' setting if that is intended.")
@@ -454,7 +454,7 @@ class _TreeWriter:
         faults.point("mid-export")
 
     def _write_link(self, entry: Any, target: Path, path: str) -> None:
-        link = self.repo[entry.id].data.decode("utf-8", "replace")
+        link = _blob_data(self.repo, entry.id).decode("utf-8", "replace")
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
         if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
             raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
@@ -467,6 +467,10 @@ def _check_refs_readable(repo: pygit2.Repository) -> None:
         target = ref.peel(None)  # through annotated tags, to the commit (or tree or blob) they name
         if isinstance(target, pygit2.Commit):
             target.tree  # noqa: B018 - reading it is the check
+
+
+def _blob_data(repo: pygit2.Repository, oid: Any) -> bytes:
+    return bytes(repo[oid].peel(pygit2.Blob).data)
 
 
 def _peel_commit(ref: Any) -> str | None:

@@ -99,7 +99,8 @@ class ReleaseInfo:
 def plan_release(trees: Sequence[FormulaTree]) -> LayoutPlan:
     """Decide each formula's exports and module directories; refuse two exports with one name."""
     owners: dict[str, str] = {}
-    layouts, warnings = [], []
+    layouts: list[FormulaLayout] = []
+    warnings: list[str] = []
     for tree in sorted(trees, key=lambda t: t.name):
         exports = _exports_of(tree, warnings)
         for export, _ in exports:

@@ -114,7 +114,7 @@ def resolve(
         try:
             result = result or _run(provider, roots, max_rounds)
         except resolvelib.ResolutionImpossible as exc:
-            raise provider.explain(exc.causes) from None
+            raise provider.explain(list(exc.causes)) from None
         except resolvelib.ResolutionTooDeep:
             raise LimitExceeded(
                 f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."

@@ -24,7 +24,7 @@ class RawFloat(float):
     raw = ""
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """Safe loader whose floats keep their text."""
 
     def construct_raw_float(self, node: Any) -> float:
@@ -67,7 +67,8 @@ def _refuse_aliases_and_depth(text: str, path: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=_BaseLoader):  # libyaml parses events without recursion
         if isinstance(event, yaml.AliasEvent):
-            raise ManifestError(f"{path}: line {event.start_mark.line + 1} uses a YAML alias (*{event.anchor}); write the value out instead.")
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise ManifestError(f"{path}: line {line} uses a YAML alias (*{event.anchor}); write the value out instead.")
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
