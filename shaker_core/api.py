@@ -238,12 +238,34 @@ def _resolve_and_publish(
     keep_locked: bool = False,
 ) -> Report:
     project = project or read_project(settings)
-    with _session(settings, "always", progress) as (cache, vendor):
+    # a targeted update fetches the named formulas, and whatever else ends up moving, not every mirror
+    with _session(settings, "missing" if names else "always", progress) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
         preferred = _preferred(old, names, keep_locked)
+        if names:
+            cache.refresh(_source_of(e, settings) for e in old.entries if e.name in names)
         resolution = _resolve(project, cache, settings, preferred)
+        if names:
+            resolution = _refetch_moved(project, cache, settings, preferred, old, resolution)
         new = _lock_from(resolution, settings)
         return _publish(command, settings, cache, vendor, old, new, resolution.warnings)
+
+
+def _refetch_moved(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
+                   old: LockFile, resolution: Resolution) -> Resolution:
+    """Resolve again until every formula that moves off its lock was chosen from a freshly fetched mirror.
+
+    A formula that stays at its locked ref needs no fresh tags; one that moves (or is new) must be
+    picked from what its source has now, as a full ``install`` would.
+    """
+    locked = {(e.name, e.ref) for e in old.entries}
+    for _ in range(10):
+        stale = {pin.source for pin in resolution.pins.values() if (pin.name, pin.ref) not in locked and not cache.fetched_this_run(pin.source)}
+        if not stale:
+            return resolution
+        cache.refresh(sorted(stale))
+        resolution = _resolve(project, cache, settings, preferred)
+    return resolution
 
 
 def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None) -> Resolution:
@@ -321,7 +343,7 @@ def _source_of(requirement: Requirement | LockEntry, settings: Settings) -> str:
 
 def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[LockFile, list[str]]:
     with_commit = [(_source_of(e, settings), e.commit) for e in old.entries if e.commit]
-    cache.prefetch(_source_of(e, settings) for e in old.entries if not e.commit or settings.remote_check)
+    cache.refresh(_source_of(e, settings) for e in old.entries if not e.commit or settings.remote_check)
     cache.ensure_commits((source, commit) for source, commit in with_commit if commit)
     entries: list[LockEntry] = []
     warnings: list[str] = []
@@ -337,8 +359,7 @@ def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warning
         return LockEntry(entry.name, entry.ref, entry.ref, entry.source)
     if entry.commit and entry.kind == "branch" and not settings.remote_check:
         return entry
-    refs = cache.versions(source) if entry.kind == "tag" else cache.branches(source)
-    current = refs.get(entry.ref)
+    current = cache.ref(source, f"refs/{'tags' if entry.kind == 'tag' else 'heads'}/{entry.ref}")
     if current is None:
         if entry.commit:
             warnings.append(f"{entry.name}: {entry.kind} {entry.ref} is gone from {redact(source)}; installing the locked commit {entry.commit[:12]}.")
@@ -361,13 +382,17 @@ def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warning
 
 
 def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> Report:
+    lock_text = lockfile.render(new, settings.default_source)
+    # a pinned install rewrites the lock only when what it pins moved, never for its formatting
+    lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
+    # the warm path: a pinned install with nothing to do reads no formula at all
+    unchanged = None if lock_changed or command != "install_pinned" else _already_served(settings, vendor, old, new)
+    if unchanged is not None:
+        return {**unchanged, "command": command, "warnings": warnings}
     cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
     tree_warnings: list[str] = []
     plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
     warnings = [*warnings, *tree_warnings]
-    lock_text = lockfile.render(new, settings.default_source)
-    # a pinned install rewrites the lock only when what it pins moved, never for its formatting
-    lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
     report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
     previous = vendor.current_id()
     previous_info = vendor.release_info(previous) if previous else None
@@ -394,6 +419,26 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
         or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan),
     )
     return report
+
+
+def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> Report | None:
+    """The report of a run with nothing to do: the lock is unchanged and ``_root`` already serves exactly it.
+
+    The release id is a function of what the lock pins, so there is nothing to plan, export or switch.
+    """
+    current = vendor.current_id()
+    info = vendor.release_info(current) if current else None
+    if info is None or new != old:
+        return None
+    served = {name: (rec.get("ref"), rec.get("commit"), rec.get("source")) for name, rec in info.formulas.items()}
+    if served != {e.name: (e.ref, e.commit, _source_of(e, settings)) for e in new.entries}:
+        return None
+    return {
+        "success": True, "simulate": settings.simulate, "root_dir": str(settings.root), "saltenv": settings.saltenv,
+        "changes": {}, "served_changes": {}, "lock_changed": False, "release": current, "published": False,
+        "previous_release": current, "module_dirs_changed": False,
+        "formulas": {e.name: {"ref": e.ref, "commit": e.commit} for e in new.entries},
+    }
 
 
 def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> FormulaTree:

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -108,6 +109,16 @@ class _Callbacks(pygit2.RemoteCallbacks):
             return pygit2.Username(user)
         raise _AuthFailed("no configured credential fits what the source accepts")
 
+    def certificate_check(self, certificate: Any, valid: bool, host: bytes | str) -> bool:
+        """Refuse a host libgit2 could not verify (a TLS certificate, or an SSH host key not in known_hosts)."""
+        if not valid:
+            shown = host.decode(errors="replace") if isinstance(host, bytes) else host
+            raise _AuthFailed(
+                f"the identity of {shown} could not be verified (its TLS certificate, or its SSH host key in ~/.ssh/known_hosts "
+                "of the user running salt-shaker)"
+            )
+        return True
+
     def transfer_progress(self, stats: Any) -> None:
         if stats.received_objects:
             faults.point("mid-fetch")
@@ -166,6 +177,7 @@ class GitCache:
         self._fetches: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._repos: dict[str, pygit2.Repository] = {}
+        self._checked: set[str] = set()
         self.fetched: list[str] = []
         _set_timeouts(timeout)
 
@@ -183,15 +195,23 @@ class GitCache:
 
     def mirror_path(self, url: str) -> Path:
         """Where the mirror of ``url`` lives: a readable slug plus a hash of the credential-free URL."""
-        clean = strip_credentials(url)
-        digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
-        slug = _SLUG_RE.sub("-", name_from_url(clean) or "repo").strip("-")[:60]
-        return self.cache_dir / f"{slug}-{digest}.git"
+        return self.cache_dir / mirror_name(url)
 
     def prefetch(self, urls: Iterable[str]) -> None:
-        """Start fetching every URL in the background (bounded pool)."""
+        """Start fetching, in the background (bounded pool), every URL the fetch policy says to fetch."""
+        for url in urls:
+            if self.fetch_policy == "always" or not self.mirror_path(url).exists():
+                self._fetch_future(url)
+
+    def refresh(self, urls: Iterable[str]) -> None:
+        """Start fetching every URL, whatever the policy (each still at most once per run)."""
         for url in urls:
             self._fetch_future(url)
+
+    def fetched_this_run(self, url: str) -> bool:
+        """Whether this cache has fetched (or is fetching) ``url``."""
+        with self._lock:
+            return url in self._fetches
 
     def ensure_commits(self, wanted: Iterable[tuple[str, str]]) -> None:
         """Make every (url, commit) available, fetching only mirrors that lack it (or all, with policy ``always``)."""
@@ -208,12 +228,15 @@ class GitCache:
 
     def _check_source(self, url: str) -> None:
         """Refuse a URL git could misread (an option, a remote helper) or one outside ``allowed_sources``, before any use."""
+        if url in self._checked:
+            return
         reason = check_url(url)  # every URL, wherever it came from (template, project, lock, payload)
         if reason:
             raise GitError(f"{_describe(url)}: the source URL {reason}.", url=redact(url))
         if not allowed(url, self.allowed_sources):
             raise GitError(f"{_describe(url)} is not under an allowed source prefix ({', '.join(self.allowed_sources)}); "
                            "add its prefix to the 'allowed_sources' setting if it is trusted.", url=redact(url))
+        self._checked.add(url)
 
     def _fetch_future(self, url: str) -> Future[None]:
         self._check_source(url)
@@ -351,15 +374,20 @@ class GitCache:
     # -- reading and exporting --
 
     def has_commit(self, url: str, commit: str) -> bool:
-        """Whether the mirror holds ``commit``."""
+        """Whether the mirror holds ``commit`` (an object database look-up; nothing is parsed)."""
         self._wait_inflight(url)
         if not self.mirror_path(url).exists():
             return False
         try:
-            obj = self._repo(url).get(commit)
+            return commit in self._repo(url)
         except (ValueError, pygit2.GitError):
             return False
-        return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
+
+    def ref(self, url: str, name: str) -> str | None:
+        """The commit one ref (``refs/tags/v1.0.0``) names, without listing every ref."""
+        self._wait(url)
+        reference = self._repo(url).references.get(name)
+        return _peel_commit(reference) if reference is not None else None
 
     def read_file(self, url: str, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` at ``commit``, or None when the file is absent."""
@@ -471,6 +499,15 @@ def _check_refs_readable(repo: pygit2.Repository) -> None:
 
 def _blob_data(repo: pygit2.Repository, oid: Any) -> bytes:
     return bytes(repo[oid].peel(pygit2.Blob).data)
+
+
+@lru_cache(maxsize=8192)
+def mirror_name(url: str) -> str:
+    """``<org>-<name>-<16 hex of sha256(URL without credentials)>.git``."""
+    clean = strip_credentials(url)
+    digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
+    slug = _SLUG_RE.sub("-", name_from_url(clean) or "repo").strip("-")[:60]
+    return f"{slug}-{digest}.git"
 
 
 def _peel_commit(ref: Any) -> str | None:

@@ -51,3 +51,4 @@ def _isolate_libgit2(home: Path) -> None:
     levels = pygit2.enums.ConfigLevel
     for level in (levels.SYSTEM, levels.XDG, levels.GLOBAL, levels.PROGRAMDATA):
         pygit2.settings.search_path[level] = str(home)
+    pygit2.settings.homedir = str(home)  # where libgit2 reads ~/.ssh/known_hosts; it caches $HOME at first use
