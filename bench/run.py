@@ -27,6 +27,7 @@ figure as a ratio to the floors.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -175,13 +176,14 @@ def salt_run_config(workdir: Path) -> list[str] | None:
     return [salt_run, "-c", str(conf)]
 
 
-def measure_runner(project: Path, workdir: Path, results: dict[str, list[Sample]]) -> None:
+def measure_runner(project: Path, forge: forge_module.Forge, workdir: Path, results: dict[str, list[Sample]]) -> None:
     """salt-run's own start (test.arg) and shaker.install_pinned with nothing changed."""
     salt_run = salt_run_config(workdir)
     if salt_run is None:
         return
     results.setdefault("salt-run-base", []).append(timed([*salt_run, "test.arg"]))
-    results.setdefault("runner-warm", []).append(timed([*salt_run, "shaker.install_pinned", f"root_dir={project}"]))
+    # Salt reads settings from its config and the arguments, not from shaker.yml
+    results.setdefault("runner-warm", []).append(timed([*salt_run, "shaker.install_pinned", f"root_dir={project}", f"source_template={forge.template}"]))
 
 
 def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False) -> dict[str, Sample]:
@@ -212,7 +214,7 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
         sample.ok = verify(project, forge)
         measure_peers(project, forge, workdir, results)
         if with_salt:
-            measure_runner(project, workdir, results)
+            measure_runner(project, forge, workdir, results)
         bumped = forge.names[(run * 7) % (len(forge.names) - 1)]
         add_tag(forge.root / f"{bumped}.git", f"v9.{run}.{int(time.time())}")
         with tempfile.TemporaryDirectory(dir=workdir) as one:
@@ -275,6 +277,9 @@ def main() -> None:
     parser.add_argument("--salt", action="store_true", help="also time salt-run shaker.install_pinned (needs salt installed)")
     parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
     args = parser.parse_args()
+    # pip compiles bytecode when it installs a package; an editable checkout (or PYTHONDONTWRITEBYTECODE)
+    # would otherwise compile salt-shaker at every start and time the compiler, not salt-shaker
+    compileall.compile_dir(str(HERE.parent / "shaker_core"), quiet=1)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shaker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])

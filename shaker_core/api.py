@@ -462,8 +462,9 @@ def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warning
 def _version_warnings(entry: LockEntry, manifest: Manifest, settings: Settings) -> list[str]:
     """A FORMULA ``minimum_version`` newer than the running Salt, and a declared version that is not the tag."""
     found = []
-    if formula_file.salt_too_old(manifest.minimum_salt, settings.salt_version):
-        text = f"{entry.name} {entry.ref} needs Salt {manifest.minimum_salt} or newer (FORMULA minimum_version), and this is Salt {settings.salt_version}"
+    running = (settings.salt_version or formula_file.installed_salt_version()) if manifest.minimum_salt else None
+    if formula_file.salt_too_old(manifest.minimum_salt, running):
+        text = f"{entry.name} {entry.ref} needs Salt {manifest.minimum_salt} or newer (FORMULA minimum_version), and this is Salt {running}"
         if settings.strict_minimum_version:
             raise LayoutError(f"{text}; upgrade Salt or pin an older version of the formula.")
         found.append(f"{text}; set strict_minimum_version to refuse it.")

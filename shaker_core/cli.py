@@ -7,7 +7,6 @@ network error; 6 layout or lock held; 7 suspended; 70 internal error.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import os
@@ -129,16 +128,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "cache_dir", None):
         merged["cache_dir"] = Path(args.cache_dir).absolute()  # a path given on the command line is relative to the current directory
     merged["root_dir"] = root
-    merged.setdefault("salt_version", installed_salt_version())
     return Settings.from_mapping(merged, origin=CONFIG_FILE if (root / CONFIG_FILE).exists() else "settings")
-
-
-def installed_salt_version() -> str | None:
-    """The version of the Salt installed beside salt-shaker (read from its package metadata; salt is not imported)."""
-    try:
-        return importlib.metadata.version("salt")
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _file_settings(path: Path) -> dict[str, Any]:
