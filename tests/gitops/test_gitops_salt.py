@@ -40,6 +40,7 @@ from gitopskit import (
     wait_until,
 )
 from helpers.recorder import RecordingServer
+from helpers.saltout import json_documents
 from pytestshellutils.utils.ports import get_unused_localhost_port
 
 pytestmark = pytest.mark.salt
@@ -209,19 +210,6 @@ def bus_events(event_listener, tag: str, after: float, timeout: float = 30.0, pr
             return found
         assert time.monotonic() < deadline, f"no {tag} event on the master bus in {timeout} s"
         time.sleep(0.05)
-
-
-def json_documents(text: str) -> list:
-    """Every JSON document in ``text``: ``salt-run --out=json`` prints progress events before the return."""
-    decoder = json.JSONDecoder()
-    documents, position = [], 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return documents
-        document, position = decoder.raw_decode(text, position)
-        documents.append(document)
 
 
 def runner_return(result) -> dict:

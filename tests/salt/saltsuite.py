@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
+from helpers.saltout import json_documents
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -76,19 +76,6 @@ def state_result(data: dict) -> dict:
     """The single state return of a ``state.apply`` of one state."""
     assert isinstance(data, dict) and len(data) == 1, data
     return next(iter(data.values()))
-
-
-def json_documents(text: str) -> list:
-    """Every JSON document in ``text``: ``salt-run --out=json`` prints progress events before the return."""
-    decoder = json.JSONDecoder()
-    documents, position = [], 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return documents
-        document, position = decoder.raw_decode(text, position)
-        documents.append(document)
 
 
 def runner_output(result) -> tuple[dict, list[str]]:
