@@ -203,7 +203,7 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
         settings = adapter.settings_from(__opts__.get("shaker"), None, arguments_in, trigger="runner")
         report = adapter.run(command, settings, progress=_progress(), **arguments)
     except ShakerError as exc:
-        result = adapter.failure(command, exc)
+        result = exc.failure(command)
         _fire("shaker/install/failed", {**result, "root_dir": root_dir or (__opts__.get("shaker") or {}).get("root_dir")})
         return result
     if report.get("published"):

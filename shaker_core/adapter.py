@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from . import api, gitops
-from .errors import ConfigError, ShakerError
+from .errors import ConfigError
 from .settings import Settings
 
 SETTING_NAMES = (frozenset(Settings.__dataclass_fields__) | {"project"}) - {"trigger", "project_commit"}
@@ -62,11 +62,6 @@ def run(command: str, settings: Settings, progress: api.Progress | None = None, 
     if command in _NO_PROGRESS:
         return function(settings, **arguments)
     return function(settings, progress=progress, **arguments)
-
-
-def failure(command: str, error: ShakerError) -> dict[str, Any]:
-    """A failed result as plain data: what the faces return or put in an event."""
-    return {"command": command, "success": False, "retcode": error.exit_code, **error.as_dict()}
 
 
 def names_argument(names: Any) -> list[str]:

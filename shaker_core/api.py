@@ -1,4 +1,4 @@
-"""The use cases: install, install_pinned, update, check, status.
+"""The use cases: install, install_pinned, update, sync, check, status, outdated, why, graph.
 
 Each takes :class:`Settings`, computes a plan first and acts second (so
 ``simulate``, ``check`` and Salt's ``test=True`` are the same path with the act
@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import faults, formula_file, insight, lockfile, notify, records
-from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ShakerError, UsageError
+from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
-from .manifest import Manifest, Requirement, parse_manifest
+from .manifest import Manifest, Requirement, manifest_from_document, parse_manifest
 from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
@@ -65,8 +65,7 @@ def sync(settings: Settings, progress: Progress | None = None, project: Manifest
 
 def check(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
     """What ``install`` would change in the lock, writing nothing."""
-    simulated = Settings.from_mapping({**_as_mapping(settings), "simulate": True})
-    report = _resolve_and_publish("check", simulated, progress, project=project)
+    report = _resolve_and_publish("check", replace(settings, simulate=True), progress, project=project)
     report["pending"] = report["lock_changed"]
     return report
 
@@ -84,15 +83,16 @@ def _deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
             report = use_case(*args, **kwargs)
         except ShakerError as exc:
             command = args[0] if isinstance(args[0], str) else use_case.__name__
-            _record(settings, started, {"command": command, "success": False, **exc.as_dict()})
+            record_deploy(settings, started, exc.failure(command))
             raise
-        _record(settings, started, report)
+        record_deploy(settings, started, report)
         return report
 
     return run
 
 
-def _record(settings: Settings, started: float, report: Report) -> None:
+def record_deploy(settings: Settings, started: float, report: Report) -> None:
+    """Write the deploy record of a run (success or failure) and send what ``notify`` asks for."""
     if not settings.root.is_dir():
         return
     vendor = vendor_for(settings).path
@@ -221,10 +221,7 @@ def _for_saltenv(project: Manifest, settings: Settings) -> Manifest:
 
 def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Manifest:
     """A project Manifest from a list of dependency entries (the shaker.pinned state's form)."""
-    document = {"dependencies": dependencies}
-    import yaml
-
-    return parse_manifest(yaml.safe_dump(document), "dependencies", max_bytes=settings.max_manifest_bytes)
+    return manifest_from_document({"dependencies": dependencies}, "shaker.pinned dependencies")
 
 
 @_deployed
@@ -243,38 +240,49 @@ def _resolve_and_publish(
         old = lockfile.read(settings.lock_path)
         preferred = _preferred(old, names, keep_locked)
         if names:
-            cache.refresh(_source_of(e, settings) for e in old.entries if e.name in names)
-        resolution = _resolve(project, cache, settings, preferred)
-        if names:
-            resolution = _refetch_moved(project, cache, settings, preferred, old, resolution)
+            resolution = _targeted_resolve(project, cache, settings, preferred, old, names)
+        else:
+            resolution = _resolve(project, cache, settings, preferred)
         new = _lock_from(resolution, settings)
         return _publish(command, settings, cache, vendor, old, new, resolution.warnings)
 
 
-def _refetch_moved(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
-                   old: LockFile, resolution: Resolution) -> Resolution:
-    """Resolve again until every formula that moves off its lock was chosen from a freshly fetched mirror.
+def _targeted_resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
+                      old: LockFile, names: list[str]) -> Resolution:
+    """Resolve an ``update NAME`` fetching the named formulas, then until every formula that moves off its
+    lock was chosen from a freshly fetched mirror.
 
     A formula that stays at its locked ref needs no fresh tags; one that moves (or is new) must be
-    picked from what its source has now, as a full ``install`` would.
+    picked from what its source has now, as a full ``install`` would. When the cached tags cannot
+    satisfy the new constraints at all, every locked mirror is fetched and the resolution runs again.
     """
+    fresh = {_source_of(e, settings) for e in old.entries if e.name in names}
+    cache.refresh(sorted(fresh))
+    try:
+        resolution = _resolve(project, cache, settings, preferred, fresh)
+    except ResolutionError as exc:
+        if isinstance(exc, LimitExceeded):
+            raise
+        cache.refresh(_source_of(e, settings) for e in old.entries)
+        resolution = _resolve(project, cache, settings, preferred)
     locked = {(e.name, e.ref) for e in old.entries}
     for _ in range(10):
         stale = {pin.source for pin in resolution.pins.values() if (pin.name, pin.ref) not in locked and not cache.fetched_this_run(pin.source)}
         if not stale:
             return resolution
         cache.refresh(sorted(stale))
-        resolution = _resolve(project, cache, settings, preferred)
+        resolution = _resolve(project, cache, settings, preferred, fresh)
     return resolution
 
 
-def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None) -> Resolution:
+def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
+             fresh: set[str] | None = None) -> Resolution:
     if len({r.name for r in project.requirements if r.name != project.name}) > settings.max_formulas:  # before a single fetch starts
         raise LimitExceeded(f"The dependency graph names more than {settings.max_formulas} formulas; raise the 'max_formulas' setting if that is intended.")
     cache.prefetch(_source_of(r, settings) for r in project.requirements)
     return resolve(
         project,
-        _PrefetchingIndex(cache, settings),
+        _PrefetchingIndex(cache, settings, fresh),
         settings.default_source,
         preferred=preferred,
         max_rounds=settings.max_resolution_rounds,
@@ -316,11 +324,16 @@ def _lock_from(resolution: Resolution, settings: Settings) -> LockFile:
 
 
 class _PrefetchingIndex:
-    """The git cache as the resolver's Index, starting fetches of a manifest's dependencies as soon as it is read."""
+    """The git cache as the resolver's Index, starting fetches of a manifest's dependencies as soon as it is read.
 
-    def __init__(self, cache: GitCache, settings: Settings) -> None:
+    ``fresh`` (a targeted update) holds the sources that must be fetched whatever the policy: the named
+    formulas and, as their manifests are read, everything they depend on.
+    """
+
+    def __init__(self, cache: GitCache, settings: Settings, fresh: set[str] | None = None) -> None:
         self.cache = cache
         self.settings = settings
+        self.fresh = fresh
 
     def versions(self, source: str) -> Mapping[str, str]:
         return self.cache.versions(source)
@@ -330,7 +343,12 @@ class _PrefetchingIndex:
 
     def manifest_at(self, source: str, commit: str) -> Manifest:
         manifest = self.cache.manifest_at(source, commit)
-        self.cache.prefetch(_source_of(r, self.settings) for r in manifest.requirements)
+        children = [_source_of(r, self.settings) for r in manifest.requirements]
+        if self.fresh is not None and source in self.fresh:
+            self.fresh.update(children)
+            self.cache.refresh(children)
+        else:
+            self.cache.prefetch(children)
         return manifest
 
 
@@ -386,14 +404,14 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     # a pinned install rewrites the lock only when what it pins moved, never for its formatting
     lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
     # the warm path: a pinned install with nothing to do reads no formula at all
-    unchanged = None if lock_changed or command != "install_pinned" else _already_served(settings, vendor, old, new)
-    if unchanged is not None:
-        return {**unchanged, "command": command, "warnings": warnings}
+    if command == "install_pinned" and not lock_changed and _already_served(settings, vendor, old, new):
+        current = vendor.current_id()
+        return {**_report(command, settings, old, new, current, False, warnings), "served_changes": {}, "previous_release": current}
     cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
     tree_warnings: list[str] = []
     plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
     warnings = [*warnings, *tree_warnings]
-    report = _report(command, settings, old, new, plan, lock_changed, [*warnings, *plan.warnings])
+    report = _report(command, settings, old, new, plan.release_id, lock_changed, [*warnings, *plan.warnings])
     previous = vendor.current_id()
     previous_info = vendor.release_info(previous) if previous else None
     report["served_changes"] = _diff(records_by_name(previous_info), {e.name: e for e in new.entries})
@@ -421,24 +439,17 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     return report
 
 
-def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> Report | None:
-    """The report of a run with nothing to do: the lock is unchanged and ``_root`` already serves exactly it.
+def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> bool:
+    """Whether the lock is unchanged and ``_root`` already serves exactly it.
 
     The release id is a function of what the lock pins, so there is nothing to plan, export or switch.
     """
     current = vendor.current_id()
     info = vendor.release_info(current) if current else None
     if info is None or new != old:
-        return None
+        return False
     served = {name: (rec.get("ref"), rec.get("commit"), rec.get("source")) for name, rec in info.formulas.items()}
-    if served != {e.name: (e.ref, e.commit, _source_of(e, settings)) for e in new.entries}:
-        return None
-    return {
-        "success": True, "simulate": settings.simulate, "root_dir": str(settings.root), "saltenv": settings.saltenv,
-        "changes": {}, "served_changes": {}, "lock_changed": False, "release": current, "published": False,
-        "previous_release": current, "module_dirs_changed": False,
-        "formulas": {e.name: {"ref": e.ref, "commit": e.commit} for e in new.entries},
-    }
+    return served == {e.name: (e.ref, e.commit, _source_of(e, settings)) for e in new.entries}
 
 
 def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> FormulaTree:
@@ -488,7 +499,7 @@ def _module_formulas_changed(previous: Mapping[str, Mapping[str, Any]], plan: La
     return any(record.get("module_dirs") and name not in {f.name for f in plan.formulas} for name, record in previous.items())
 
 
-def _report(command: str, settings: Settings, old: LockFile, new: LockFile, plan: LayoutPlan, lock_changed: bool, warnings: list[str]) -> Report:
+def _report(command: str, settings: Settings, old: LockFile, new: LockFile, release: str | None, lock_changed: bool, warnings: list[str]) -> Report:
     return {
         "command": command,
         "success": True,
@@ -497,7 +508,7 @@ def _report(command: str, settings: Settings, old: LockFile, new: LockFile, plan
         "saltenv": settings.saltenv,
         "changes": diff_locks(old, new),
         "lock_changed": lock_changed,
-        "release": plan.release_id,
+        "release": release,
         "published": False,
         "previous_release": None,
         "module_dirs_changed": False,
@@ -578,6 +589,3 @@ def vendor_for(settings: Settings) -> Vendor:
     """The vendor directory (and saltenv root link) these settings publish to."""
     return Vendor(settings.root, settings.keep_releases, settings.saltenv)
 
-
-def _as_mapping(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}

@@ -43,6 +43,10 @@ class ShakerError(Exception):
         """Plain data for reports, events and job returns."""
         return {"error": self.kind, "message": self.message}
 
+    def failure(self, command: str) -> dict[str, Any]:
+        """A failed run as plain data: what reports, deploy records, job returns and events carry."""
+        return {"command": command, "success": False, "retcode": self.exit_code, **self.as_dict()}
+
 
 class UsageError(ShakerError):
     """A bad command line or setting."""

@@ -53,7 +53,7 @@ def _sync_once(settings: Settings) -> api.Report:
         project_commit = publish_project(settings) if settings.project_source else None
     except ShakerError as exc:
         # The project repository could not be published: a failed deploy too (recorded and notified).
-        api._record(settings, started, {"command": "sync", "success": False, **exc.as_dict()})
+        api.record_deploy(settings, started, exc.failure("sync"))
         raise
     try:
         report = api.install_pinned(replace(settings, project_commit=project_commit))
@@ -119,7 +119,7 @@ def _attempt(run: Callable[[], api.Report]) -> api.Report:
         return run()
     except ShakerError as exc:
         log.warning("sync failed: %s", exc.message)
-        return {"command": "sync", "success": False, "retcode": exc.exit_code, **exc.as_dict()}
+        return exc.failure("sync")
 
 
 # -- pushes --

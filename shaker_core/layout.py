@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .atomic import fsync_dir, write_atomic
 from .errors import LayoutError, LockHeldError
@@ -434,14 +434,6 @@ def _read_holder(handle: Any) -> str:
     handle.seek(0)
     pid = handle.read().strip()
     return f" (pid {pid})" if pid.isdigit() else ""
-
-
-def iter_files(root: Path) -> Iterator[str]:
-    """Every file path under ``root``, relative and sorted (for comparing trees)."""
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield os.path.relpath(os.path.join(directory, name), root)
 
 
 def records_by_name(info: ReleaseInfo | None) -> Mapping[str, Mapping[str, Any]]:

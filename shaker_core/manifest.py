@@ -78,7 +78,11 @@ def default_exports(formula: str) -> tuple[str, ...]:
 
 def parse_manifest(data: str | bytes, path: str = "metadata.yml", *, root: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Manifest:
     """Parse metadata.yml text. ``root`` is True for the project's own file."""
-    document = load_yaml(data, path, max_bytes)
+    return manifest_from_document(load_yaml(data, path, max_bytes), path, root=root)
+
+
+def manifest_from_document(document: Any, path: str, *, root: bool = True) -> Manifest:
+    """A Manifest from an already loaded document (metadata.yml's, or a state's ``dependencies`` argument)."""
     if document is None:
         if root:
             raise ManifestError(f"{path} is empty; list the formulas under 'dependencies:'.")

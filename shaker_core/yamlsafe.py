@@ -47,7 +47,7 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
         raise ManifestError(f"{path} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8.") from None
     try:
         _refuse_aliases_and_depth(text, path)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return _safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -59,6 +59,15 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
         raise ManifestError(f"{path} is not valid YAML ({exc}); fix the syntax.") from None
     except RecursionError:
         raise ManifestError(f"{path} is nested too deeply; flatten it.") from None
+
+
+def _safe_load(text: str) -> Any:
+    """What ``yaml.safe_load`` does, with the safe loader whose floats keep their text."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _refuse_aliases_and_depth(text: str, path: str) -> None:

@@ -207,6 +207,41 @@ def test_update_moves_only_the_named_formula(forge: Forge, project: Path) -> Non
     assert (project / "vendor" / "_root" / "users" / "init.sls").read_text() == "users: v1.2.0\n"
 
 
+def test_a_targeted_update_refetches_a_formula_it_has_to_move(forge: Forge, project: Path) -> None:
+    """update NAME fetches only NAME, but a formula the new NAME forces to move is picked from a fresh fetch:
+    users v1.3.0 reached the cache through an earlier check, v1.4.0 was pushed after it."""
+    ok(shaker("install", cwd=project))
+    users = forge["org/users-formula"]
+    users.commit({"users/init.sls": "users: v1.3.0\n"})
+    users.tag("v1.3.0")
+    forge["org/common-formula"].commit({"common/init.sls": "common: v1.2.0\n"}, dependencies=["org/users-formula>=v1.3.0"])
+    forge["org/common-formula"].tag("v1.2.0")
+    assert shaker("check", cwd=project).code == 1  # fetches every mirror: the cache now knows users v1.3.0
+    users.commit({"users/init.sls": "users: v1.4.0\n"})
+    newest_users = users.tag("v1.4.0")
+
+    ok(shaker("update", "org/common-formula", cwd=project))
+
+    after = lock_lines(project)
+    assert after["org/common-formula"].startswith("org/common-formula==v1.2.0 ")
+    assert after["org/users-formula"] == f"org/users-formula==v1.4.0 {newest_users}"
+    assert (project / "vendor" / "_root" / "users" / "init.sls").read_text() == "users: v1.4.0\n"
+
+
+def test_a_targeted_update_fetches_everything_when_the_cache_cannot_satisfy_it(forge: Forge, project: Path) -> None:
+    ok(shaker("install", cwd=project))
+    forge["org/users-formula"].commit({"users/init.sls": "users: v1.3.0\n"})
+    forge["org/users-formula"].tag("v1.3.0")
+    forge["org/common-formula"].commit({"common/init.sls": "common: v1.2.0\n"}, dependencies=["org/users-formula>=v1.3.0"])
+    forge["org/common-formula"].tag("v1.2.0")
+
+    ok(shaker("update", "org/common-formula", cwd=project))
+
+    after = lock_lines(project)
+    assert after["org/common-formula"].startswith("org/common-formula==v1.2.0 ")
+    assert after["org/users-formula"].startswith("org/users-formula==v1.3.0 ")
+
+
 def test_check_exits_0_when_up_to_date_and_1_when_a_new_tag_exists(forge: Forge, project: Path) -> None:
     ok(shaker("install", cwd=project))
     lock_bytes = (project / "formula-requirements.txt").read_bytes()

@@ -66,3 +66,19 @@ def test_apply_again_changes_nothing(salt_cli, salt_minion, minion_project_dir):
     # In test mode too: nothing to do is True, not None.
     result, ret = _apply(salt_cli, salt_minion, "test=True")
     assert ret["result"] is True and ret["changes"] == {}
+
+
+def test_a_bad_dependency_fails_with_the_message_and_writes_nothing(salt_cli, salt_minion, tmp_path):
+    project = tmp_path / "bad-project"
+    project.mkdir()
+    result = salt_cli.run(
+        "state.single", "shaker.pinned", f"name={project}", 'dependencies=["example_org/users-formula=>v1.0"]', minion_tgt=salt_minion.id
+    )
+    ret = state_result(result.data)
+    assert ret["result"] is False
+    assert ret["changes"] == {}
+    assert ret["comment"] == (
+        "shaker.pinned dependencies: dependency 1 ('example_org/users-formula=>v1.0') uses unknown operator '=>'; "
+        "use one of ==, !=, >=, <=, >, <."
+    )
+    assert sorted(os.listdir(project)) == []
