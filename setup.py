@@ -7,6 +7,18 @@ SALT_PACKAGES = {
     "shaker_states": "_states",
 }
 
+# Oldest releases the code is tested with: .ci/constraints-minimum.txt pins exactly these.
+RUNTIME = [
+    "PyYAML>=6.0",  # 5.4.1 no longer builds on Python 3.11
+    "pygit2>=1.18.2",  # first with settings.server_timeout: older ones wait on a silent remote forever
+    "requests>=2.25",
+    "resolvelib>=1.2",  # 1.1 explains some conflicts from another branch of its search (see .ci/constraints-minimum.txt)
+    "packaging>=22",
+]
+TEST_TOOLS = ["pytest>=8", "hypothesis>=6", "ruff", "mypy", "types-PyYAML", "types-requests"]
+SALT_UNDER_TEST = ["salt==3008.3", "pytest-salt-factories==1.0.5"]
+WHEEL_CHECK = ["build"]  # .ci/check-wheel
+
 setup(
     name="salt-shaker",
     version="2.0.0.dev0",
@@ -17,24 +29,10 @@ setup(
     python_requires=">=3.10",
     packages=["shaker_core", *SALT_PACKAGES],
     package_dir=SALT_PACKAGES,
-    install_requires=[
-        "PyYAML>=5.4",
-        "pygit2>=1.14",
-        "requests>=2.25",
-        "resolvelib>=1.0",
-        "packaging>=22",
-    ],
+    install_requires=RUNTIME,
     extras_require={
-        "test": [
-            "pytest>=8",
-            "hypothesis>=6",
-            "salt==3008.3",
-            "pytest-salt-factories==1.0.5",
-            "ruff",
-            "mypy",
-            "types-PyYAML",
-            "types-requests",
-        ],
+        "test": TEST_TOOLS + SALT_UNDER_TEST + WHEEL_CHECK,
+        "test-core": TEST_TOOLS,  # the suite without Salt (-m "not salt"), as the minimum-versions run uses it
         "dev": ["pyinstrument"],
     },
     entry_points={

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -304,6 +305,10 @@ class GitCache:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _fetch_into(self, path: Path, url: str) -> None:
+        local = _local_path(url)
+        if local is not None and not os.path.isdir(local):  # decided here, not read from libgit2's wording
+            raise GitError(f"Fetching {_describe(url)} failed: there is no repository at {local}; check that the source exists and is reachable.",
+                           url=redact(url))
         repo = pygit2.Repository(str(path))
         remote = repo.remotes.create_anonymous(url)
         callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, self._progress_for(url))
@@ -517,6 +522,13 @@ def _peel_commit(ref: Any) -> str | None:
         return None
 
 
+def _local_path(url: str) -> str | None:
+    """The directory a file:// URL names; None for other URLs."""
+    if not url.startswith("file://"):
+        return None
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+
+
 def _describe(url: str) -> str:
     name = name_from_url(url)
     return f"{name} ({redact(url)})" if name else redact(url)
@@ -530,12 +542,10 @@ def _scrub(text: str, url: str, secrets: list[str]) -> str:
 
 
 def _set_timeouts(seconds: float) -> None:
+    # pygit2 1.18.2 and newer (the declared minimum): without these a silent remote blocks forever
     milliseconds = int(seconds * 1000)
-    try:
-        pygit2.settings.server_connect_timeout = milliseconds
-        pygit2.settings.server_timeout = milliseconds
-    except (AttributeError, pygit2.GitError):  # older libgit2: the callbacks' deadline still applies
-        pass
+    pygit2.settings.server_connect_timeout = milliseconds
+    pygit2.settings.server_timeout = milliseconds
 
 
 @contextmanager

@@ -243,9 +243,9 @@ MAPPING_SOURCE = "https://deploy:s3cret@host/org/a.git"
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: [\n", "metadata.yml: line 2, column 1 is not valid YAML (did not find expected node content); fix the syntax."),
-        ("\tdependencies: []\n", "metadata.yml: line 1, column 1 is not valid YAML (found character that cannot start any token); fix the syntax."),
-        ("a: b: c\n", "metadata.yml: line 1, column 5 is not valid YAML (mapping values are not allowed in this context); fix the syntax."),
+        ("a: [\n", "metadata.yml: line 2, column 1 is not valid YAML (expected the node content, but found '<stream end>'); fix the syntax."),
+        ("\tdependencies: []\n", "metadata.yml: line 1, column 1 is not valid YAML (found character '\\t' that cannot start any token); fix the syntax."),
+        ("a: b: c\n", "metadata.yml: line 1, column 5 is not valid YAML (mapping values are not allowed here); fix the syntax."),
         ("a: &x 1\nb: *x\n", "metadata.yml: line 2 uses a YAML alias (*x); write the value out instead."),
         ("[" * 101 + "]" * 101, "metadata.yml is nested too deeply; flatten it."),
         ("[" * 200_000 + "]" * 200_000, "metadata.yml is nested too deeply; flatten it."),  # libyaml would overflow the C stack

@@ -17,19 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # formulakit
 from formulakit import World  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def salt_logging_to_pytest():
-    """Hand log records to pytest's handlers instead of salt's deferred stderr handler.
-
-    Importing salt (the salt-factories plugin does) installs a temporary handler on the
-    root logger that keeps every record until salt configures logging, and flushes them
-    at exit into pytest's closed capture stream ("--- Logging error ---" pages).
-    """
-    import salt._logging.impl
-
-    salt._logging.impl.shutdown_temp_handler()
-
-
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """The forges, for tests that only read them."""

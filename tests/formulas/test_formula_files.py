@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from formulakit import FUTURE, LOCALE, SYSCTL, TEMPLATE, TEMPLATE_FILES, TIMEZONE, World, make_project, read_lock, served
 from helpers.run import shaker, tree_snapshot
 
@@ -132,6 +133,7 @@ def test_strict_minimum_version_refuses_and_changes_nothing(world: World, tmp_pa
     assert _state(fresh) == {"lock": None, "root": None, "releases": [], "store": [], "served": None}
 
 
+@pytest.mark.salt  # compares with the Salt installed beside salt-shaker
 def test_strict_minimum_version_against_the_installed_salt(world: World, tmp_path: Path):
     """Without salt_version, the command line compares with the Salt installed beside it."""
     from importlib.metadata import version

@@ -88,18 +88,29 @@ def _load_runner():
     return module
 
 
-def test_outdated(world_copy: World, tmp_path: Path):
-    project = make_project(tmp_path / "project", world_copy.template, DIAMOND)
+ROWS = [
+    {"formula": A, "locked": "v1.0.0", "wanted": "v1.1.0", "latest": "v1.1.0", "outdated": True},
+    {"formula": B, "locked": "v1.0.0", "wanted": "v1.0.0", "latest": "v1.0.0", "outdated": False},
+    {"formula": C, "locked": "v1.5.0", "wanted": "v1.6.0", "latest": "v2.0.0", "outdated": True},
+]
+
+
+def _installed_then_released(world: World, tmp_path: Path) -> Path:
+    """The diamond installed, then a v1.1.0 of a and a v1.6.0 and v2.0.0 of c released."""
+    project = make_project(tmp_path / "project", world.template, DIAMOND)
     assert shaker("install", cwd=project).code == 0
     result = shaker("outdated", cwd=project)
     assert (result.code, result.out) == (0, "All 3 locked formulas are at their newest tags.\n"), result
-
-    forge = world_copy.forge
-    forge[A].commit({"a/extra.sls": "{}\n"})
-    forge[A].tag("v1.1.0")
+    world.forge[A].commit({"a/extra.sls": "{}\n"})
+    world.forge[A].tag("v1.1.0")
     for version in ("v1.6.0", "v2.0.0"):
-        forge[C].commit({"c/init.sls": f"c_marker:\n  test.nop:\n    - name: c {version}\n"})
-        forge[C].tag(version)
+        world.forge[C].commit({"c/init.sls": f"c_marker:\n  test.nop:\n    - name: c {version}\n"})
+        world.forge[C].tag(version)
+    return project
+
+
+def test_outdated(world_copy: World, tmp_path: Path):
+    project = _installed_then_released(world_copy, tmp_path)
     lock_before = (project / "formula-requirements.txt").read_text()
 
     result = shaker("outdated", cwd=project)
@@ -109,34 +120,35 @@ def test_outdated(world_copy: World, tmp_path: Path):
         f"{A}  v1.0.0  v1.1.0  v1.1.0",
         f"{C}  v1.5.0  v1.6.0  v2.0.0",  # v2.0.0 exists, but b's <v2.0.0 allows only v1.6.0
     ]
-    rows = [
-        {"formula": A, "locked": "v1.0.0", "wanted": "v1.1.0", "latest": "v1.1.0", "outdated": True},
-        {"formula": B, "locked": "v1.0.0", "wanted": "v1.0.0", "latest": "v1.0.0", "outdated": False},
-        {"formula": C, "locked": "v1.5.0", "wanted": "v1.6.0", "latest": "v2.0.0", "outdated": True},
-    ]
     as_json = shaker("outdated", "--json", cwd=project)
-    assert as_json.code == 1 and as_json.json()["formulas"] == rows and as_json.json()["pending"] is True
+    assert as_json.code == 1 and as_json.json()["formulas"] == ROWS and as_json.json()["pending"] is True
     assert (project / "formula-requirements.txt").read_text() == lock_before  # outdated writes nothing
-
-    # the runner's function (salt-run shaker.outdated) over the same core, settings from the master's shaker: mapping
     settings = Settings.from_mapping({"root_dir": project, "source_template": world_copy.template})
-    assert api.outdated(settings)["formulas"] == rows
-    runner = _load_runner()
-    runner.__opts__ = {"shaker": {"root_dir": str(project), "source_template": world_copy.template}}
-    ret = runner.outdated()
-    assert ret["success"] is True and ret["pending"] is True and ret["retcode"] == 1 and ret["formulas"] == rows
-    assert json.loads(json.dumps(ret)) == ret  # plain data, as a runner must return
+    assert api.outdated(settings)["formulas"] == ROWS
 
     assert shaker("update", cwd=project).code == 0
     assert {name: pin[0] for name, pin in read_lock(project / "formula-requirements.txt").items()} == {A: "v1.1.0", B: "v1.0.0", C: "v1.6.0"}
     result = shaker("outdated", cwd=project)
     assert result.code == 1, result  # c can only move by relaxing b's constraint
     assert result.out.splitlines() == ["formula            locked  wanted  latest", f"{C}  v1.6.0  v1.6.0  v2.0.0"]
-    assert runner.outdated()["formulas"][0] == {"formula": A, "locked": "v1.1.0", "wanted": "v1.1.0", "latest": "v1.1.0", "outdated": False}
 
     (project / "metadata.yml").write_text(f"dependencies: ['{A}']\n")  # nothing holds c below v2.0.0 any more
     assert shaker("update", cwd=project).code == 0
     result = shaker("outdated", cwd=project)
     assert (result.code, result.out) == (0, "All 2 locked formulas are at their newest tags.\n"), result
+
+
+@pytest.mark.salt
+def test_outdated_from_the_runner(world_copy: World, tmp_path: Path):
+    """salt-run shaker.outdated: the same rows, settings from the master's shaker: mapping, plain data."""
+    project = _installed_then_released(world_copy, tmp_path)
+    runner = _load_runner()
+    runner.__opts__ = {"shaker": {"root_dir": str(project), "source_template": world_copy.template}}
     ret = runner.outdated()
-    assert ret["pending"] is False and "retcode" not in ret
+    assert ret["success"] is True and ret["pending"] is True and ret["retcode"] == 1 and ret["formulas"] == ROWS
+    assert json.loads(json.dumps(ret)) == ret  # plain data, as a runner must return
+
+    (project / "metadata.yml").write_text(f"dependencies: ['{A}']\n")
+    assert shaker("update", cwd=project).code == 0
+    ret = runner.outdated()
+    assert ret["pending"] is False and "retcode" not in ret and ret["formulas"][0]["outdated"] is False

@@ -35,7 +35,7 @@ def test_pinned_install_offline_from_the_cache(world_copy: World, tmp_path: Path
     forge_away(world_copy)
 
     online = shaker("install", cwd=project)
-    assert online.code == 5 and "failed to resolve path" in online.err, online  # the forge really is gone
+    assert online.code == 5 and "there is no repository at" in online.err, online  # the forge really is gone
 
     result = shaker("install-pinned-versions", "--offline", "--json", cwd=other)
     assert result.code == 0, result

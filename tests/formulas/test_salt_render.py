@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import salt.version
+import pytest
 import yaml
 from formulakit import FUTURE, LINUX, SYSCTL, TEMPLATE, TIMEZONE, A, B, C, World, make_project, minion_config, read_lock, salt_call
 from helpers.run import shaker
+
+pytestmark = pytest.mark.salt  # salt-call runs here, so the minimum-versions venv (no Salt) deselects it
 
 ENVIRONMENTS = {"dependencies": [f"{C}<v2.0.0"], "environments": {"base": [A], "dev": [B, TIMEZONE]}}
 
@@ -122,6 +124,8 @@ def test_pinned_state_checks_minimum_version_against_the_running_salt(world: Wor
     code, data, output = salt_call(conf, "state.apply", "future")
     assert code != 0 and isinstance(data, dict), output
     results = {ret["__id__"]: ret for ret in data.values()}
+    import salt.version  # only where Salt is installed: see pytestmark
+
     running = salt.version.__version__
     needs = f"{FUTURE} v1.0.0 needs Salt 3999.1 or newer (FORMULA minimum_version), and this is Salt {running}"
     assert results["future_strict"]["result"] is False

@@ -19,19 +19,6 @@ from gitopskit import EXAMPLE_PINS, PROJECT_METADATA, ExampleForge, ProjectRepo,
 from helpers.recorder import RecordingServer  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def salt_logging_to_pytest():
-    """Hand log records to pytest's handlers instead of salt's deferred stderr handler.
-
-    Importing salt (the salt-factories plugin does) installs a temporary handler on the
-    root logger that keeps every record until salt configures logging and flushes them
-    at exit into pytest's closed capture stream ("--- Logging error ---" pages).
-    """
-    import salt._logging.impl
-
-    salt._logging.impl.shutdown_temp_handler()
-
-
 @pytest.fixture(scope="session")
 def gitops_base_dir():
     """One short directory for everything of this suite."""

@@ -39,9 +39,9 @@ from gitopskit import (
     served_release,
     wait_until,
 )
+from helpers.loopback import free_port
 from helpers.recorder import RecordingServer
 from helpers.saltout import json_documents
-from pytestshellutils.utils.ports import get_unused_localhost_port
 
 pytestmark = pytest.mark.salt
 
@@ -70,7 +70,7 @@ class Site:
         self.reactor.mkdir()
         for name in ("shaker_push_engine.sls", "shaker_complete.sls"):
             shutil.copy(EXAMPLES / "reactor" / name, self.reactor / name)
-        self.port = get_unused_localhost_port()
+        self.port = free_port()
         self.recorder = RecordingServer().start()
 
     @property

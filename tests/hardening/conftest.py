@@ -12,18 +12,6 @@ from hardkit import build_small_forge  # noqa: E402
 from helpers.forge import Forge  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def salt_logging_to_pytest():
-    """Hand log records to pytest's handlers instead of salt's deferred stderr handler.
-
-    The salt-factories plugin imports salt, whose temporary root-logger handler keeps
-    every record and flushes them at exit into pytest's closed capture stream.
-    """
-    import salt._logging.impl
-
-    salt._logging.impl.shutdown_temp_handler()
-
-
 @pytest.fixture(scope="session")
 def small_forge_template(tmp_path_factory: pytest.TempPathFactory) -> Forge:
     """The small forge, for tests that copy it (never changed itself)."""

@@ -19,6 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 from hardkit import (
     APP,
@@ -62,6 +63,7 @@ def salt_call(config_dir: Path, *args: str) -> subprocess.Popen[str]:
                             env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.salt  # two of the writers are salt-call
 def test_writers_started_together_serialise_and_agree(small_forge: Forge, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     project = make_project(tmp_path / "project", small_forge.template, cache_dir=cache, lock_timeout=120)

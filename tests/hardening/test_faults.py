@@ -173,8 +173,8 @@ def test_a_remote_that_disappears_fails_with_exit_5_and_changes_nothing(small_fo
 
     assert result.code == 5 and time.monotonic() - started < 30, str(result)
     assert one_line_error(result) == (
-        f"Fetching {APP} (file://{small_forge.root}/org/app-formula.git) failed: failed to resolve path '{small_forge.root}/org/app-formula.git': "
-        "No such file or directory; check that the source exists and is reachable."
+        f"Fetching {APP} (file://{small_forge.root}/org/app-formula.git) failed: there is no repository at {small_forge.root}/org/app-formula.git; "
+        "check that the source exists and is reachable."
     )
     assert_unchanged(before, disk_state(published), "vanished")
     ok(shaker("install-pinned-versions", cwd=published))  # the lock's commits are cached: serving goes on without the remote

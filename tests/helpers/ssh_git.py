@@ -17,13 +17,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from .loopback import free_port
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _keypair(path: Path) -> Path:
@@ -38,7 +34,7 @@ class SshGitServer:
         self.forge_root = Path(forge_root)
         self.workdir = Path(workdir)
         self.user = getpass.getuser()
-        self.port = _free_port()
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SshGitServer:

@@ -32,14 +32,6 @@ from saltsuite import LIST_CACHE_TIME, MASTER_ID, MINION_ID, PINNED_DEPENDENCIES
 @pytest.fixture(scope="session")
 def salt_base_dir():
     """One short directory for everything of this suite (unix socket paths must stay short)."""
-    # Importing salt installs a temporary "deferred" stderr handler on the root logger that
-    # keeps every record until salt configures logging, and flushes them at exit. In pytest
-    # salt never configures logging here, so the records the daemons forward while they
-    # stop were flushed at exit into pytest's closed capture stream ("--- Logging error ---"
-    # pages). pytest's own log handlers are configured: hand them the records, as salt does.
-    import salt._logging.impl
-
-    salt._logging.impl.shutdown_temp_handler()
     base = Path(tempfile.mkdtemp(prefix="ss", dir="/tmp"))
     yield base
     shutil.rmtree(base, ignore_errors=True)
