@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .atomic import fsync_dir, write_atomic
+from .containment import check_release, check_stored_tree
 from .errors import LayoutError, LockHeldError
 
 log = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ class Vendor:
         try:
             os.rmdir(staging)
             export(formula.source, formula.commit, staging)
+            check_stored_tree(staging, f"{formula.name} {formula.ref}")
             os.rename(staging, entry)
         except OSError as exc:
             if exc.errno in DISK_ERRORS:
@@ -344,6 +346,7 @@ def _formula_records(plan: LayoutPlan) -> dict[str, dict[str, Any]]:
 
 
 def _assemble(staging: Path, plan: LayoutPlan, store: Path) -> None:
+    """Hard-link every formula's published parts into ``staging``, then judge every link where it resolves."""
     owners: dict[str, str] = {}
     for formula in plan.formulas:
         tree = store / formula.commit
@@ -352,6 +355,13 @@ def _assemble(staging: Path, plan: LayoutPlan, store: Path) -> None:
             _link_tree(tree / subdir if subdir else tree, staging / export, skip, formula.name, owners, export)
         for module_dir in formula.module_dirs:
             _link_tree(tree / module_dir, staging / module_dir, set(), formula.name, owners, module_dir)
+    exports = {export: formula.name for formula in plan.formulas for export, _ in formula.exports}
+    refs = {formula.name: formula.ref for formula in plan.formulas}
+    check_release(
+        staging,
+        owner_of=lambda rel: exports.get(rel.split(os.sep, 1)[0]) or owners.get(rel),
+        label_of=lambda name: f"{name} {refs.get(name, '')}".strip(),
+    )
 
 
 def _link_tree(source: Path, target: Path, skip: set[str], owner: str, owners: dict[str, str], label: str) -> None:
@@ -366,7 +376,7 @@ def _link_tree(source: Path, target: Path, skip: set[str], owner: str, owners: d
         for name in dirnames:
             src = Path(directory) / name
             if src.is_symlink():
-                _place_link(src, out_dir / name, source, label)
+                _place_file(src, out_dir / name, source, owner, owners, f"{label}/{name}" if rel == "." else f"{label}/{rel}/{name}")
             else:
                 (out_dir / name).mkdir(exist_ok=True)
         for name in filenames:

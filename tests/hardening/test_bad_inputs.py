@@ -46,7 +46,11 @@ PART_RULE = "but each part may only hold letters, digits, '.', '_' and '-' and c
 EXPORT_RULE = "is not a safe directory name; use letters, digits, '.', '_' and '-', not starting with '_', '.' or '-'."
 PASSWORD = "Hunter2-Catalogue-Secret"
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-HOSTILE = ("dotgit", "gitfile", "upper", "topgit", "shadow", "climb", "sideways", "dotdot", "exports", "absexport", "badref", "bomb")
+HOSTILE = ("dotgit", "gitfile", "upper", "topgit", "shadow", "climb", "sideways", "dotdot", "exports", "absexport", "badref", "bomb", "tunnel", "modtunnel")
+# A link whose text stays inside (40 directories down, then 41 '..'), but which climbs through
+# 'shallow', a directory link back to the top: on disk it lands on /etc/passwd.
+DEEP = "/".join(f"d{i}" for i in range(40))
+TUNNEL = "shallow/" + "../" * 41 + "etc/passwd"
 
 
 def add_hostile_formulas(forge: Forge) -> None:
@@ -61,6 +65,13 @@ def add_hostile_formulas(forge: Forge) -> None:
         forge.formula(f"org/{name}-formula").raw_commit(entries, "refs/tags/v1.0.0")
     forge.formula("org/shadow-formula", {"shadow/init.sls": "x: 1\n", "shadow/secrets": Link("/etc/shadow")}, tag="v1.0.0")
     forge.formula("org/climb-formula", {"climb/init.sls": "x: 1\n", "climb/up": Link("../../../../../../etc/passwd")}, tag="v1.0.0")
+    for name, top in (("tunnel", "tunnel"), ("modtunnel", "_modules")):
+        forge.formula(f"org/{name}-formula", {
+            f"{name}/init.sls" if top == "_modules" else "tunnel/init.sls": "x: 1\n",
+            f"{top}/{DEEP}/keep": "x\n",
+            f"{top}/{DEEP}/shallow": Link("../" * 40),
+            f"{top}/{DEEP}/secret": Link(TUNNEL),
+        }, tag="v1.0.0")
     forge.formula("org/sideways-formula", {"sideways/init.sls": "x: 1\n", "sideways/readme": Link("../README.md"), "README.md": "x\n"}, tag="v1.0.0")
     forge.formula("org/exports-formula", {"exports/init.sls": "x: 1\n"}, metadata={"exports": [".."]}, tag="v1.0.0")
     forge.formula("org/absexport-formula", {"absexport/init.sls": "x: 1\n"}, metadata={"exports": ["/etc"]}, tag="v1.0.0")
@@ -353,6 +364,10 @@ DEPENDENCY_CASES = {  # the project also depends on a hostile formula (v1.0.0): 
     "shadow": (6, "org/shadow-formula <C:shadow> has a symlink 'shadow/secrets' pointing outside the formula (/etc/shadow); salt-shaker refuses to publish it."),
     "climb": (6, "org/climb-formula <C:climb> has a symlink 'climb/up' pointing outside the formula (../../../../../../etc/passwd); salt-shaker refuses to publish it."),
     "sideways": (6, "The symlink 'sideways/readme' points outside what it is published with (../README.md); salt-shaker refuses to publish it."),
+    "tunnel": (6, f"org/tunnel-formula v1.0.0: the symlink 'tunnel/{DEEP}/secret' ({TUNNEL}) resolves outside the formula; "
+                  "salt-shaker refuses to publish it: make the link point at a file of the formula itself."),
+    "modtunnel": (6, f"org/modtunnel-formula v1.0.0: the symlink '_modules/{DEEP}/secret' ({TUNNEL}) resolves outside the formula; "
+                     "salt-shaker refuses to publish it: make the link point at a file of the formula itself."),
     "dotdot": (6, "org/dotdot-formula <C:dotdot> has an unsafe path 'dotdot/..'; salt-shaker refuses to publish it."),
     "exports": (3, f"org/exports-formula v1.0.0: metadata.yml at <C:exports>: export 1 ('..') {EXPORT_RULE}"),
     "absexport": (3, f"org/absexport-formula v1.0.0: metadata.yml at <C:absexport>: export 1 ('/etc') {EXPORT_RULE}"),
