@@ -29,7 +29,7 @@ import pygit2
 from . import faults, formula_file
 from .errors import GitError, LayoutError, LimitExceeded, printable
 from .manifest import Manifest, parse_manifest
-from .sources import allowed, check_url, name_from_url, redact, strip_credentials
+from .sources import allowed, check_url, name_from_url, redact, strip_credentials, under_prefix
 from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Credentials:
 
     def for_url(self, url: str) -> Credential | None:
         """The credential for ``url``, or None."""
-        matches = [prefix for prefix in self._by_prefix if url.startswith(prefix)]
+        matches = [prefix for prefix in self._by_prefix if under_prefix(url, prefix)]
         return self._by_prefix[max(matches, key=len)] if matches else None
 
     def secrets(self) -> list[str]:

@@ -227,6 +227,8 @@ class _Provider(resolvelib.AbstractProvider):
         excluded = set(incompatibilities[identifier])
         constraints = self._constraints(identifier, wanted)
         source = self._source(identifier, wanted)
+        if source is None:
+            return []  # asked for from two sources: resolvelib backtracks, and explain() names both
         found = [c for c in self._candidates(identifier, source, constraints) if c not in excluded and c not in self.banned]
         return self._prefer_locked(identifier, found)
 
@@ -235,9 +237,7 @@ class _Provider(resolvelib.AbstractProvider):
         key = (requirement.name, requirement.constraint.text, requirement.source or "", candidate.ref, candidate.commit, candidate.source)
         known = self._satisfied.get(key)
         if known is None:
-            override = self.overrides.get(requirement.name)
-            source = override.source if override is not None and override.source else requirement.source
-            known = _satisfies(self._effective(requirement), candidate) and source in (None, candidate.source)
+            known = _satisfies(self._effective(requirement), candidate) and self._source_of(requirement) == candidate.source
             self._satisfied[key] = known
         return known
 
@@ -279,17 +279,30 @@ class _Provider(resolvelib.AbstractProvider):
             return [self.overrides[identifier].constraint]
         return [requirement.constraint for requirement in wanted]
 
-    def _source(self, identifier: str, wanted: list[Requirement]) -> str:
+    def _stated_source(self, identifier: str) -> str | None:
+        """The source the project's own metadata.yml gives (an override, or a dependency with one)."""
         override = self.overrides.get(identifier)
         if override is not None and override.source:
             return override.source
-        explicit = sorted({r.source for r in wanted if r.source})
-        if len(explicit) > 1:
+        stated = sorted({r.source for r in self.project.requirements if r.name == identifier and r.source})
+        if len(stated) > 1:
             raise ResolutionConflict(
-                f"{identifier} is asked for from two sources, {redact(explicit[0])} and {redact(explicit[1])}; "
+                f"{identifier} is asked for from two sources, {redact(stated[0])} and {redact(stated[1])}; "
                 "name one source, or set it with an 'overrides:' entry in the project's metadata.yml."
             )
-        return explicit[0] if explicit else self.default_source(identifier)
+        return stated[0] if stated else None
+
+    def _source_of(self, requirement: Requirement) -> str:
+        """Where ``requirement`` asks its formula from: the project decides; a mention without a source means the default."""
+        return self._stated_source(requirement.name) or requirement.source or self.default_source(requirement.name)
+
+    def _source(self, identifier: str, wanted: list[Requirement]) -> str | None:
+        """The one source every requirement agrees on; None when two disagree (no candidate can satisfy both)."""
+        sources = {self._source_of(requirement) for requirement in wanted} or {self._source_of_name(identifier)}
+        return sources.pop() if len(sources) == 1 else None
+
+    def _source_of_name(self, identifier: str) -> str:
+        return self._stated_source(identifier) or self.default_source(identifier)
 
     # -- candidates --
 
@@ -387,7 +400,7 @@ class _Provider(resolvelib.AbstractProvider):
 
     def _live_constraints(self, name: str, result: resolvelib.resolvers.Result) -> tuple[str, list[Constraint]]:
         wanted = [info.requirement for info in _live(result.criteria[name].information, result.mapping)]
-        return self._source(name, wanted), self._constraints(name, wanted)
+        return self._source(name, wanted) or self._source_of_name(name), self._constraints(name, wanted)
 
     def explain(self, causes: Sequence[resolvelib.structs.RequirementInformation]) -> Exception:
         """Turn resolvelib's causes into a NoMatchingVersion or a ResolutionConflict."""
@@ -395,15 +408,30 @@ class _Provider(resolvelib.AbstractProvider):
         for cause in causes:
             by_name.setdefault(cause.requirement.name, []).append(cause)
         for name, infos in sorted(by_name.items()):
+            if self._source(name, [info.requirement for info in infos]) is None:
+                return ResolutionConflict(self._source_conflict_text(name, infos), causes=[str(c.requirement) for c in causes])
+        for name, infos in sorted(by_name.items()):
             for info in infos:
                 alone = self._explain_alone(name, info)
                 if alone is not None:
                     return alone
         return ResolutionConflict(self._conflict_text(by_name), causes=[str(c.requirement) for c in causes])
 
+    def _source_conflict_text(self, name: str, infos: Sequence[resolvelib.structs.RequirementInformation]) -> str:
+        by_source: dict[str, set[str]] = {}
+        for info in infos:
+            by_source.setdefault(self._source_of(info.requirement), set()).add(" -> ".join(self._chain(info.parent) + [str(info.requirement)]))
+        lines = [f"{name} is asked for from {len(by_source)} sources, and only the project's metadata.yml may choose one:"]
+        for source, chains in sorted(by_source.items()):
+            default = " (the default source)" if source == self.default_source(name) else ""
+            lines.append(f"  from {redact(source)}{default}:")
+            lines.extend(f"    {chain}" for chain in sorted(chains))
+        lines.append(f"Name the source of {name} in the project's metadata.yml, as a dependency with 'source:' or an 'overrides:' entry.")
+        return "\n".join(lines)
+
     def _explain_alone(self, name: str, info: resolvelib.structs.RequirementInformation) -> NoMatchingVersion | None:
         constraints = self._constraints(name, [info.requirement])
-        source = self._source(name, [info.requirement])
+        source = self._source_of(info.requirement)
         if self._candidates(name, source, constraints):
             return None
         constraint = constraints[0]
@@ -433,7 +461,7 @@ class _Provider(resolvelib.AbstractProvider):
             lines.append(f"Cannot pick one version of {name} that satisfies every constraint:")
             chains = sorted({" -> ".join(self._chain(info.parent) + [str(info.requirement)]) for info in infos})
             lines.extend(f"  {chain}" for chain in chains)
-            source = self._source(name, [info.requirement for info in infos])
+            source = self._source(name, [info.requirement for info in infos]) or self._source_of_name(name)
             tags = [tag for tag, _ in version_tags(self.index.versions(source))]
             lines.append(f"  {name} has the version tags {_listing(tags)}.")
         lines.append(

@@ -76,7 +76,18 @@ def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
         return True
     if ".." in re.split(r"[/\\:]", unquote(url)):
         return False
-    return any(url.startswith(prefix) for prefix in prefixes)
+    return any(under_prefix(url, prefix) for prefix in prefixes)
+
+
+def under_prefix(url: str, prefix: str) -> bool:
+    """Whether ``url`` lies under ``prefix`` on a URL path boundary.
+
+    ``https://git.example.com/org`` covers ``.../org`` and ``.../org/x.git``, never
+    ``.../org-evil/x.git`` or ``https://git.example.com.evil.org/``.
+    """
+    if not url.startswith(prefix):
+        return False
+    return len(url) == len(prefix) or prefix.endswith(("/", ":")) or url[len(prefix)] == "/"
 
 
 def url_path(url: str) -> str:

@@ -154,10 +154,15 @@ def violations(
         found += [f"{name} {pin.ref} breaks '{c}'" for c in constraints if not pin_satisfies(pin, c, prereleases)]
         if pin.kind != "tag" and pin.kind not in {c.kind for c in constraints}:
             found.append(f"{name} is pinned to {pin.kind} {pin.ref} though no constraint asks for one")
-        explicit = {override.source} if override and override.source else {r.source for r in requirements if r.source}
-        if len(explicit) > 1:
-            found.append(f"{name} is asked for from {len(explicit)} sources")
-        elif pin.source != (explicit.pop() if explicit else default_source(name)):
+        # the project decides: its override or its own dependency's source; else every mention agrees
+        # (a mention without a source means the default source)
+        stated = {r.source for r in root.requirements if r.name == name and r.source}
+        if override and override.source:
+            stated = {override.source}
+        sources = stated or {r.source or default_source(name) for r in requirements}
+        if len(sources) > 1:
+            found.append(f"{name} is asked for from {len(sources)} sources")
+        elif pin.source != sources.pop():
             found.append(f"{name} comes from {pin.source}")
         known = {"tag": index.versions(pin.source), "branch": index.branches(pin.source), "rev": {pin.commit: pin.commit}}
         if pin.name != name or known[pin.kind].get(pin.ref) != pin.commit:
