@@ -36,7 +36,7 @@ setup(
         "dev": ["pyinstrument"],
     },
     entry_points={
-        "console_scripts": ["salt-shaker = shaker_core.cli:main"],
+        "console_scripts": ["salt-shaker = shaker_core.cli:entry"],
         "salt.loader": ["salt-shaker = shaker_core.saltext:loader_dirs"],
     },
     classifiers=[

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import faults, formula_file, insight, lockfile, notify, records
+from . import faults, formula_file, insight, interrupts, lockfile, notify, records
 from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
 from .git import Credentials, GitCache
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
@@ -420,14 +420,9 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
     vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
     faults.point("after-build")
-    if lock_changed:
-        lockfile.stage(settings.lock_path, lock_text)
-        faults.point("after-stage")
-    if previous != plan.release_id:
-        vendor.switch(plan.release_id)
-        faults.point("after-switch")
-    if lock_changed:
-        lockfile.commit_staged(settings.lock_path)
+    interrupts.raise_if_requested()
+    with interrupts.deferred():
+        _commit(settings, vendor, lock_text if lock_changed else None, previous, plan.release_id)
     faults.point("after-publish")
     vendor.collect_garbage()
     report.update(
@@ -437,6 +432,30 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
         or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan),
     )
     return report
+
+
+def _commit(settings: Settings, vendor: Vendor, lock_text: str | None, previous: str | None, release: str) -> None:
+    """Stage the lock, switch ``_root``, rename the lock; an interrupt between the steps undoes them all."""
+    staged = switched = False
+    try:
+        if lock_text is not None:
+            lockfile.stage(settings.lock_path, lock_text)
+            staged = True
+            faults.point("after-stage")
+            interrupts.raise_if_requested()
+        if previous != release:
+            vendor.switch(release)
+            switched = True
+            faults.point("after-switch")
+            interrupts.raise_if_requested()
+        if staged:
+            lockfile.commit_staged(settings.lock_path)
+    except interrupts.Interrupted:
+        if switched:
+            vendor.restore(previous)
+        if staged:
+            lockfile.drop_staged(settings.lock_path)
+        raise
 
 
 def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> bool:

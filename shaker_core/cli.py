@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__, api
+from . import __version__, api, interrupts
 from .errors import ShakerError, UsageError
 from .manifest import load_yaml
 from .settings import Settings
@@ -45,12 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args)
     try:
         settings = load_settings(args)
-        report = _run(args, settings)
+        with interrupts.handled():
+            report = _run(args, settings)
+    except interrupts.Interrupted as exc:
+        print("salt-shaker: interrupted; the served release and the lock are as they were.", file=sys.stderr)
+        return exc.exit_code
     except ShakerError as exc:
         log.debug("failed", exc_info=True)
         print(f"salt-shaker: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the handlers are installed
         print("salt-shaker: interrupted; nothing half-done is served.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
@@ -237,5 +241,15 @@ def _format_status(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def entry() -> None:
+    """The ``salt-shaker`` script: exit with ``main()``'s code; after an interrupt, without waiting on fetch threads."""
+    code = main()
+    if interrupts.requested():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # a fetch blocked on a silent remote would hold a normal exit until its timeout
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

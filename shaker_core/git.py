@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pygit2
 
-from . import faults, formula_file
+from . import faults, formula_file, interrupts
 from .errors import GitError, LayoutError, LimitExceeded, printable
 from .manifest import Manifest, parse_manifest
 from .sources import allowed, check_url, name_from_url, redact, strip_credentials, under_prefix
@@ -125,6 +125,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
             faults.point("mid-fetch")
         if time.monotonic() > self._deadline:
             raise _Timeout("the transfer took too long")
+        if interrupts.requested():
+            raise _Timeout("the run was interrupted")
         if self._progress is not None:
             self._progress(stats.received_objects, stats.total_objects)
 
@@ -189,8 +191,11 @@ class GitCache:
     def __enter__(self) -> GitCache:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, interrupts.Interrupted):
+            self._pool.shutdown(wait=False, cancel_futures=True)  # the command line exits without waiting for a silent remote
+        else:
+            self.close()
 
     # -- mirrors --
 

@@ -253,6 +253,14 @@ class Vendor:
             self._replace_link(self.root_link, posixpath.join("releases", release))
         return previous
 
+    def restore(self, previous: str | None) -> None:
+        """Undo a ``switch``: serve ``previous`` again, or nothing when there was none."""
+        if previous is not None:
+            self.switch(previous)
+        elif self.root_link.is_symlink():
+            self.root_link.unlink()
+            fsync_dir(self.root_link.parent)
+
     def publish_project(self, commit: str, export: Callable[[Path], Any]) -> None:
         """Export the project repository at ``commit`` once and switch ``vendor/_project`` to it."""
         projects = self.path / "projects"

@@ -25,6 +25,24 @@ GIT_IDENTITY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def salt_logging_to_pytest() -> None:
+    """Hand log records to pytest's handlers instead of salt's deferred stderr handler.
+
+    Importing salt (the salt-factories plugin does) installs a temporary handler on the
+    root logger that keeps every record until salt configures logging, and flushes them
+    at exit into pytest's closed capture stream ("--- Logging error ---" pages), the
+    records the daemons forward while they stop among them. Salt sets it up again as
+    more of it is imported, so this runs before every test. The minimum-versions run
+    has no Salt, and then there is nothing to hand over.
+    """
+    try:
+        import salt._logging.impl
+    except ImportError:
+        return
+    salt._logging.impl.shutdown_temp_handler()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("home")

@@ -109,6 +109,12 @@ def assert_unchanged(before: DiskState, after: DiskState, label: str = "") -> No
     assert not changed, f"{label}: files changed under the project: {changed[:10]}"
 
 
+def ok(result: Result) -> Result:
+    """``result`` after asserting that it succeeded without a traceback."""
+    assert result.code == 0 and "Traceback" not in result.err, str(result)
+    return result
+
+
 def one_line_error(result: Result) -> str:
     """The single ``salt-shaker: ...`` line a user error prints (no traceback, nothing on stdout)."""
     assert "Traceback" not in result.err and "Traceback" not in result.out, str(result)

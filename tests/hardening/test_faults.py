@@ -21,13 +21,13 @@ import pytest
 import yaml
 from hardkit import (
     APP,
-    LIB,
     assert_lock_matches_served,
     assert_serves_a_complete_release,
     assert_unchanged,
     disk_state,
     lock_pins,
     make_project,
+    ok,
     one_line_error,
     release_app,
     release_record,
@@ -38,20 +38,6 @@ from helpers.run import Result, cli_env, command, finish, shaker, start
 
 POINTS = ("before-fetch", "mid-fetch", "mid-export", "after-build", "after-stage", "after-switch", "after-publish")
 SWITCHED = {"after-switch", "after-publish"}  # _root already serves the new release when the process dies
-
-
-def ok(result: Result) -> Result:
-    assert result.code == 0 and "Traceback" not in result.err, str(result)
-    return result
-
-
-@pytest.fixture
-def published(small_forge: Forge, tmp_path: Path) -> Path:
-    """A project that serves app v1.0.0 and lib v1.0.0; its mirrors in tmp_path/cache."""
-    project = make_project(tmp_path / "project", small_forge.template, cache_dir=tmp_path / "cache", lock_timeout=20, git_timeout=10)
-    ok(shaker("install", cwd=project))
-    assert {name: ref for name, (ref, _) in lock_pins(project).items()} == {APP: "v1.0.0", LIB: "v1.0.0"}
-    return project
 
 
 def leftovers(project: Path) -> list[str]:
