@@ -1,8 +1,9 @@
-"""The fuzzing properties of test_fuzz.py with many more examples: run by hand, not by pytest.
+"""The fuzzing properties of test_fuzz.py with many more examples: run by hand from the repository root, not by pytest.
 
-    cd /work/main && .venv/bin/python tests/hardening/fuzz_long.py              # 20,000 examples per property
-    cd /work/main && .venv/bin/python tests/hardening/fuzz_long.py 100000       # more
-    cd /work/main && .venv/bin/python tests/hardening/fuzz_long.py 5000 lock    # only the properties whose name holds 'lock'
+    .venv/bin/python tests/hardening/fuzz_long.py              # 20,000 examples per property
+    .venv/bin/python tests/hardening/fuzz_long.py 100000       # more
+    .venv/bin/python tests/hardening/fuzz_long.py 5000 lock    # only the properties whose name holds 'lock'
+    .venv/bin/python tests/hardening/fuzz_long.py 5000 symlink # generated symlink trees, realpath oracle
 
 Each property (see fuzzkit.py) runs with hypothesis, printing its time; the first
 failure prints the shrunk example and the script exits 1. The examples database is
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +34,14 @@ from fuzzkit import (  # noqa: E402
     structured_texts,
 )
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from symlinkkit import check as check_symlink_tree  # noqa: E402
+from symlinkkit import trees as symlink_trees  # noqa: E402
+
+
+def check_symlinks_in_a_fresh_vendor(generated: dict) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        check_symlink_tree(Path(scratch), generated)
+
 
 PROPERTIES = {
     "structured metadata.yml": (structured_texts, lambda text: (check_manifest(text), check_manifest(text, root=False))),
@@ -40,6 +50,7 @@ PROPERTIES = {
     "dependency strings": (dependency_strings, check_requirement),
     "lock text": (lock_texts, check_lock_text),
     "written lock round trip": (good_locks, check_round_trip),
+    "symlink trees": (symlink_trees, check_symlinks_in_a_fresh_vendor),
 }
 
 
