@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ManifestError
+from .errors import ManifestError, printable
 
 DEFAULT_MAX_BYTES = 512 * 1024
 MAX_DEPTH = 100  # far below every parser's own limit (libyaml: 1,000) and the C stack
@@ -35,15 +35,34 @@ class RawFloat(float):
     raw = ""
 
 
+class DuplicateKey(Exception):
+    """A mapping names one key twice (``dependencies:`` twice after a bad merge)."""
+
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
 def _raw_float_loader(base: Any) -> Any:
-    """A subclass of ``base`` whose floats keep their text."""
+    """A subclass of ``base`` whose floats keep their text and whose mappings refuse a key given twice."""
 
     def construct_raw_float(self: Any, node: Any) -> float:
         value = RawFloat(self.construct_yaml_float(node))
         value.raw = node.value
         return value
 
-    loader: Any = type(f"RawFloat{base.__name__}", (base,), {})
+    def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise DuplicateKey(key_node.value, seen[key], line)
+                seen[key] = line
+        return base.construct_mapping(self, node, deep=deep)
+
+    loader: Any = type(f"RawFloat{base.__name__}", (base,), {"construct_mapping": construct_mapping})
     loader.add_constructor("tag:yaml.org,2002:float", construct_raw_float)
     return loader
 
@@ -67,6 +86,8 @@ def load_yaml(data: str | bytes, path: str, max_bytes: int = DEFAULT_MAX_BYTES) 
     try:
         _refuse_aliases_and_depth(text, path)
         return _safe_load(text, composer_kind)
+    except DuplicateKey as exc:
+        raise ManifestError(f"{path}: the key '{printable(exc.key)}' is given twice (lines {exc.first} and {exc.second}); keep one of them.") from None
     except _UNREADABLE:
         pass
     try:  # word the error as the pure-Python parser does: the same in every PyYAML, with or without libyaml

@@ -444,6 +444,7 @@ USER_ERRORS = [
     ("no such version", "dependencies:\n  - org/nginx-formula>=v9.0.0\n", "", ["install"], 4, ["org/nginx-formula"]),
     ("no such repository", "dependencies:\n  - org/ghost-formula\n", "", ["install"], 5, ["org/ghost-formula"]),
     ("bad lock line", "dependencies: []\n", "", ["install-pinned-versions"], 3, ["formula-requirements.txt line 1"]),
+    ("a setting twice", "dependencies: []\n", "jobs: 2\njobs: 4\n", ["install"], 3, ["shaker.yml: the key 'jobs' is given twice (lines", "keep one"]),
 ]
 
 

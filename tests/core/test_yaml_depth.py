@@ -1,4 +1,4 @@
-"""YAML depth and syntax errors are decided by salt-shaker, not by whichever PyYAML or libyaml is installed.
+"""YAML depth, syntax errors and keys given twice are decided by salt-shaker, not by whichever PyYAML or libyaml is installed.
 
 libyaml 0.2.5 (bundled with PyYAML 6.0.4) refuses nesting past 1,000 levels in
 its scanner; older builds overflow the C stack; the pure-Python parser has no
@@ -138,3 +138,28 @@ def test_ordinary_files_skip_the_event_walk(monkeypatch: pytest.MonkeyPatch) -> 
     text = "dependencies:\n" + "".join(f"  - org/f{i}-formula>=v1.{i}.0\n" for i in range(300))
     assert len(yamlsafe.load_yaml(text, "metadata.yml")["dependencies"]) == 300
     assert walked == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dependencies: [a]\nformula: org/x\ndependencies: [b]\n", "metadata.yml: the key 'dependencies' is given twice (lines 1 and 3); keep one of them."),
+        ("a:\n  b: 1\n  c: 2\n  b: 3\n", "metadata.yml: the key 'b' is given twice (lines 2 and 4); keep one of them."),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_both_lines(composer: str, text: str, message: str) -> None:
+    with pytest.raises(ManifestError) as caught:
+        yamlsafe.load_yaml(text, "metadata.yml")
+    assert str(caught.value) == message
+
+
+def test_keys_that_differ_in_type_are_two_keys(composer: str) -> None:
+    assert yamlsafe.load_yaml('1: a\n"1": b\n', "metadata.yml") == {1: "a", "1": "b"}
+
+
+def test_a_formula_file_with_a_key_twice_is_refused() -> None:
+    from shaker_core import formula_file
+
+    with pytest.raises(ManifestError) as caught:
+        formula_file.parse("name: linux\nversion: 1.0\nname: other\n", "org/linux-formula@abc/FORMULA")
+    assert str(caught.value) == "org/linux-formula@abc/FORMULA: the key 'name' is given twice (lines 1 and 3); keep one of them."

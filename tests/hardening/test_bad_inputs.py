@@ -159,6 +159,14 @@ METADATA_CASES = {
         f"metadata.yml: dependency 1 ('org/f0=>v1') uses unknown operator '=>'; {OPERATORS}.",
     ),
     "deep flow nesting": meta("dependencies: " + "[" * 5000 + "]" * 5000 + "\n", 3, "metadata.yml is nested too deeply; flatten it."),
+    "dependencies twice": meta(
+        "dependencies:\n  - org/app-formula\nexports: [x]\ndependencies:\n  - org/lib-formula\n", 3,
+        "metadata.yml: the key 'dependencies' is given twice (lines 1 and 4); keep one of them.",
+    ),
+    "a mapping key twice": meta(
+        "dependencies:\n  - {name: org/app-formula, version: '>=v1.0.0', version: '<v0.1'}\n", 3,
+        "metadata.yml: the key 'version' is given twice (lines 2 and 2); keep one of them.",
+    ),
     "deep block nesting": meta("dependencies:\n" + "".join("  " * i + "-\n" for i in range(150)), 3, "metadata.yml is nested too deeply; flatten it."),
     "YAML alias bomb": meta(BOMB, 3, "metadata.yml: line 2 uses a YAML alias (*a); write the value out instead."),
     "python object tag": meta(
