@@ -43,17 +43,22 @@ def loadable(virtualname: str) -> str | tuple[bool, str]:
 def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigger: str) -> Settings:
     """Merge config, pillar and arguments (later wins) into Settings."""
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for origin, layer in (("the 'shaker' config", config), ("the 'shaker' pillar", pillar)):
         if layer is None:
             continue
         if not isinstance(layer, Mapping):
             raise ConfigError(f"{origin} must be a mapping of settings, not {type(layer).__name__}.")
-        merged.update({k: v for k, v in layer.items() if k in SETTING_NAMES})
-    merged.update({k: v for k, v in arguments.items() if k in SETTING_NAMES and v is not None})
+        found = {k: v for k, v in layer.items() if k in SETTING_NAMES}
+        merged.update(found)
+        origins.update(dict.fromkeys(found, origin))
+    given = {k: v for k, v in arguments.items() if k in SETTING_NAMES and v is not None}
+    merged.update(given)
+    origins.update(dict.fromkeys(given, "the arguments"))
     if not merged.get("root_dir"):
         raise ConfigError("No root_dir: pass root_dir=<project directory> or set 'shaker: {root_dir: ...}' in the config or pillar.")
     merged["trigger"] = trigger
-    return Settings.from_mapping(merged, origin="shaker settings")
+    return Settings.from_mapping(merged, origin="shaker settings", origins=origins)
 
 
 def run(command: str, settings: Settings, progress: api.Progress | None = None, **arguments: Any) -> api.Report:

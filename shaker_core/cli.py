@@ -123,16 +123,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    """shaker.yml, then SHAKER_* environment variables, then flags; later wins."""
+    """shaker.yml, then SHAKER_* environment variables, then flags; later wins, and each message names its source."""
     root = Path(args.root_dir or os.environ.get(f"{ENV_PREFIX}ROOT_DIR") or ".")
     merged: dict[str, Any] = {}
-    merged.update(_file_settings(root / CONFIG_FILE))
-    merged.update(_env_settings())
-    merged.update({k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__ and v not in (None, False)})
+    origins: dict[str, str] = {}
+    layers = (
+        (_file_settings(root / CONFIG_FILE), lambda name: CONFIG_FILE),
+        (_env_settings(), lambda name: f"{ENV_PREFIX}{name.upper()}"),
+        ({k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__ and v is not None and v is not False}, lambda name: f"--{name.replace('_', '-')}"),
+    )
+    for layer, origin_of in layers:
+        merged.update(layer)
+        origins.update({name: origin_of(name) for name in layer})
     if getattr(args, "cache_dir", None):
         merged["cache_dir"] = Path(args.cache_dir).absolute()  # a path given on the command line is relative to the current directory
     merged["root_dir"] = root
-    return Settings.from_mapping(merged, origin=CONFIG_FILE if (root / CONFIG_FILE).exists() else "settings")
+    return Settings.from_mapping(merged, origin="settings", origins=origins)
 
 
 def _file_settings(path: Path) -> dict[str, Any]:

@@ -302,6 +302,7 @@ LOCK_GIT_CASES = {  # well-formed lines naming what the source does not have: gi
     "unknown tag": ("org/app-formula==v9.9.9\n", "org/app-formula has no tag 'v9.9.9' at file://<FORGE>/org/app-formula.git; run `salt-shaker update org/app-formula`."),
 }
 
+TEMPLATE_RULE = "; it may only use the placeholders {org}, {name} and {formula}, and other braces are written twice ({{ }})."
 SETTINGS_CASES = {  # shaker.yml values, exit 2
     "source_template ext::": (
         {"source_template": "ext::sh -c touch% /tmp/pwned-{org}-{name}"},
@@ -332,7 +333,26 @@ SETTINGS_CASES = {  # shaker.yml values, exit 2
     ),
     "source_template unknown placeholder": (
         {"source_template": "https://git.example.com/{org}/{repo}.git"},
-        "shaker.yml: 'source_template' may only use the placeholders {org}, {name} and {formula}; write other braces twice ({{ }}).",
+        "shaker.yml: 'source_template' has an unknown placeholder ({repo})" + TEMPLATE_RULE,
+    ),
+    "source_template format spec": ({"source_template": "https://h/{org:>9}/{name}.git"}, "shaker.yml: 'source_template' has a format spec or conversion ({org:>9})" + TEMPLATE_RULE),
+    "source_template attribute": ({"source_template": "https://h/{org.__class__}/{name}.git"}, "shaker.yml: 'source_template' has an attribute or index ({org.__class__})" + TEMPLATE_RULE),
+    "source_template positional": ({"source_template": "https://h/{org}/{0}.git"}, "shaker.yml: 'source_template' has a positional field ({0})" + TEMPLATE_RULE),
+    "source_template unbalanced": ({"source_template": "https://h/{org}/{name.git"}, "shaker.yml: 'source_template' has an unbalanced brace" + TEMPLATE_RULE),
+    "allowed_sources empty": (
+        {"allowed_sources": []},
+        "shaker.yml: 'allowed_sources' is an empty list, which would allow no source at all; list the URL prefixes to allow, or remove the setting to allow any source.",
+    ),
+    "jobs 0": ({"jobs": 0}, "shaker.yml: 'jobs' must be at least 1, not 0."),
+    "negative max_formula_bytes": ({"max_formula_bytes": -5}, "shaker.yml: 'max_formula_bytes' must be at least 1, not -5."),
+    "negative max_formulas": ({"max_formulas": -1}, "shaker.yml: 'max_formulas' must be at least 1, not -1."),
+    "negative git_timeout": ({"git_timeout": -3}, "shaker.yml: 'git_timeout' must be a number of seconds above 0, not -3.0."),
+    "zero lock_timeout": ({"lock_timeout": 0}, "shaker.yml: 'lock_timeout' must be a number of seconds above 0, not 0.0."),
+    "nan git_timeout": ({"git_timeout": ".nan"}, "shaker.yml: 'git_timeout' has the value '.nan'; use a finite number."),
+    "inf lock_timeout": ({"lock_timeout": float("inf")}, "shaker.yml: 'lock_timeout' has the value inf; use a finite number."),
+    "salt_version that is no version": (
+        {"salt_version": "Sodium", "strict_minimum_version": True},
+        "shaker.yml: 'salt_version' (Sodium) is not a version like 3006.9; strict_minimum_version compares with it.",
     ),
     "allowed_sources not a list": (
         {"allowed_sources": {"file:///": True}},
