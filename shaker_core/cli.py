@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__, api, interrupts
 from .errors import ShakerError, UsageError
@@ -48,20 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupts.handled():
             report = _run(args, settings)
     except interrupts.Interrupted as exc:
-        print("salt-shaker: interrupted; the served release and the lock are as they were.", file=sys.stderr)
-        return exc.exit_code
+        return _failed(args, exc.exit_code, "interrupted", "interrupted; the served release and the lock are as they were.")
     except ShakerError as exc:
         log.debug("failed", exc_info=True)
-        print(f"salt-shaker: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return _failed(args, exc.exit_code, exc.kind, exc.message, exc.data)
     except KeyboardInterrupt:  # before the handlers are installed
-        print("salt-shaker: interrupted; nothing half-done is served.", file=sys.stderr)
-        return 130
+        return _failed(args, 130, "interrupted", "interrupted; nothing half-done is served.")
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"salt-shaker: internal error: {exc!r}; run again with --debug and report it.", file=sys.stderr)
-        return 70
+        return _failed(args, 70, "internal", f"internal error: {exc!r}; run again with --debug and report it.")
     try:
         _print(report, args.json)
     except BrokenPipeError:
@@ -182,6 +178,18 @@ def _progress_printer() -> Callable[[str, int, int], None]:
         sys.stderr.flush()
 
     return show
+
+
+_REPORTED_AS = {"install-pinned-versions": "install_pinned"}  # what a successful report calls the command
+
+
+def _failed(args: argparse.Namespace, code: int, kind: str, message: str, data: Mapping[str, Any] | None = None) -> int:
+    """Say why the run failed: one line on stderr, and with --json a document on stdout, so scripts never parse stderr."""
+    print(f"salt-shaker: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        document = {"command": _REPORTED_AS.get(args.command, args.command), "success": False, "retcode": code, "error": kind, "message": message, "data": dict(data or {})}
+        print(json.dumps(document, indent=2, sort_keys=True, default=str))
+    return code
 
 
 def _print(report: dict[str, Any], as_json: bool) -> None:

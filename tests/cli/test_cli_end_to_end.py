@@ -557,3 +557,39 @@ def test_a_commit_pin_installs_on_an_empty_cache(template_forge: Forge, tmp_path
 
     assert read_lock(project) == {"org/firewall-formula": (commit, commit)}
     assert (project / "vendor" / "_root" / "firewall" / "init.sls").read_text() == "firewall: v1.5.0\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "metadata", "extra", "argv", "code", "kind"),
+    [
+        ("conflict", "dependencies:\n  - org/nginx-formula>=v9.0.0\n", "", ["install"], 4, "no-matching-version"),
+        ("git", "dependencies:\n  - org/ghost-formula\n", "", ["install"], 5, "git"),
+        ("manifest", "dependencies: 3\n", "", ["install"], 3, "manifest"),
+        ("setting", "dependencies: []\n", "jobs: 0\n", ["install"], 2, "config"),
+        ("lock", "dependencies: []\n", "", ["install-pinned-versions"], 3, "lockfile"),
+    ],
+)
+def test_json_on_failure_is_a_document_on_stdout(template_forge: Forge, tmp_path: Path, name, metadata, extra, argv, code, kind) -> None:
+    project = make_project(tmp_path / "project", template_forge.template)
+    (project / "metadata.yml").write_text(metadata)
+    (project / "shaker.yml").write_text((project / "shaker.yml").read_text() + extra)
+    if name == "lock":
+        (project / "formula-requirements.txt").write_text("org/users-formula>=v1.2.0\n")
+
+    result = shaker(*argv, "--json", cwd=project)
+
+    document = json.loads(result.out)
+    message = one_line_error(Result(result.code, "", result.err, result.args), code).removeprefix("salt-shaker: ")
+    expected_command = "install_pinned" if argv == ["install-pinned-versions"] else argv[0]
+    assert document == {"command": expected_command, "success": False, "retcode": code, "error": kind, "message": message, "data": document["data"]}
+    assert isinstance(document["data"], dict)
+
+
+def test_json_on_a_conflict_carries_its_causes(template_forge: Forge, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", template_forge.template)
+    (project / "metadata.yml").write_text("dependencies:\n  - org/nginx-formula>=v2.0.0\n  - org/firewall-formula<v2.0.0\n")
+    result = shaker("install", "--json", cwd=project)
+    document = json.loads(result.out)
+    assert (result.code, document["success"], document["error"]) == (4, False, "conflict"), result
+    assert document["data"]["causes"] and all(isinstance(cause, str) for cause in document["data"]["causes"])
+    assert "org/firewall-formula" in " ".join(document["data"]["causes"])
