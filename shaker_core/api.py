@@ -24,6 +24,7 @@ from .manifest import Manifest, Requirement, manifest_from_document, parse_manif
 from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
+from .userfiles import read_user_file
 from .versions import parse_tag
 
 log = logging.getLogger(__name__)
@@ -205,10 +206,9 @@ def locked_resolution(settings: Settings, project: Manifest | None = None) -> Re
 def read_project(settings: Settings) -> Manifest:
     """The project's metadata.yml; a missing file is a clear error."""
     path = settings.manifest_path
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError(f"{path.name} not found in {settings.root}; create it, or run `salt-shaker install-pinned-versions` to install from the lock.") from None
+    data = read_user_file(path, settings.max_manifest_bytes, ManifestError, "max_manifest_bytes")
+    if data is None:
+        raise ManifestError(f"{path.name} not found in {settings.root}; create it, or run `salt-shaker install-pinned-versions` to install from the lock.")
     return _for_saltenv(parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes), settings)
 
 

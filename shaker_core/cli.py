@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__, api, interrupts
-from .errors import ShakerError, UsageError
+from .errors import ConfigError, ShakerError, UsageError
 from .manifest import load_yaml
 from .settings import Settings
+from .userfiles import read_user_file
+from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger("shaker_core")
 
@@ -138,9 +140,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def _file_settings(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_user_file(path, DEFAULT_MAX_BYTES, ConfigError, "max_manifest_bytes")
+    if data is None:
         return {}
     document = load_yaml(data, path.name)
     if document is None:

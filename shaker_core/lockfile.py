@@ -19,7 +19,10 @@ from typing import Callable, Iterable
 from .atomic import fsync_dir, write_atomic
 from .errors import LockFileError
 from .sources import check_name, check_url, looks_like_url, name_from_url, redact
+from .userfiles import read_user_file
 from .versions import is_commit, is_valid_branch_name, parse_tag
+
+MAX_LOCK_BYTES = 64 * 1024 * 1024  # a lock line is about 150 bytes: far more formulas than max_formulas allows
 
 FILENAME = "formula-requirements.txt"
 HEADER = (
@@ -95,9 +98,8 @@ def parse(text: str, path: str = FILENAME) -> LockFile:
 
 def read(path: Path) -> LockFile:
     """Read a lock file; a missing file reads as an empty LockFile."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_user_file(path, MAX_LOCK_BYTES, LockFileError, None)
+    if raw is None:
         return LockFile()
     try:
         text = raw.decode("utf-8")

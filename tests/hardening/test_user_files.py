@@ -1,0 +1,66 @@
+"""metadata.yml, the lock and shaker.yml must be regular files of bounded size: decided from stat before
+a byte is read, so a FIFO never blocks, /dev/zero or a sparse 2 GB file is never read into memory, and a
+directory is a sentence, not an internal error. Real command line, a project serving a release."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hardkit import served_release
+from helpers.run import shaker
+
+LOCK = "formula-requirements.txt"
+
+
+def make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def make_dir(path: Path) -> None:
+    path.mkdir()
+
+
+def link_to_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def sparse_2gb(path: Path) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(2 * 1024**3)
+
+
+CASES = {
+    "metadata.yml a FIFO": ("metadata.yml", make_fifo, ["install"], 3, "metadata.yml in {root} is a named pipe (FIFO), not a regular file; replace it with the file itself."),
+    "metadata.yml a directory": ("metadata.yml", make_dir, ["install"], 3, "metadata.yml in {root} is a directory, not a regular file; replace it with the file itself."),
+    "metadata.yml -> /dev/zero": ("metadata.yml", link_to_dev_zero, ["install"], 3, "metadata.yml in {root} is a character device, not a regular file; replace it with the file itself."),
+    "metadata.yml sparse 2 GB": (
+        "metadata.yml", sparse_2gb, ["install"], 3,
+        "metadata.yml is 2147483648 bytes, over the limit of 524288; shorten it or raise the 'max_manifest_bytes' setting.",
+    ),
+    "lock a FIFO": (LOCK, make_fifo, ["install-pinned-versions"], 3, f"{LOCK} in {{root}} is a named pipe (FIFO), not a regular file; replace it with the file itself."),
+    "lock a directory": (LOCK, make_dir, ["install-pinned-versions"], 3, f"{LOCK} in {{root}} is a directory, not a regular file; replace it with the file itself."),
+    "lock sparse 2 GB": (LOCK, sparse_2gb, ["install-pinned-versions"], 3, f"{LOCK} is 2147483648 bytes, over the limit of 67108864; restore the file salt-shaker wrote from version control."),
+    "shaker.yml a FIFO": ("shaker.yml", make_fifo, ["install"], 2, "shaker.yml in {root} is a named pipe (FIFO), not a regular file; replace it with the file itself."),
+    "shaker.yml a directory": ("shaker.yml", make_dir, ["status"], 2, "shaker.yml in {root} is a directory, not a regular file; replace it with the file itself."),
+}
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_a_user_file_that_is_not_a_regular_file_is_refused(published: Path, case_id: str) -> None:
+    name, make, argv, code, message = CASES[case_id]
+    release, lock = served_release(published), (published / LOCK).read_bytes()
+    if name == LOCK:
+        (published / LOCK).unlink()
+    if name == "metadata.yml":
+        (published / "metadata.yml").unlink()
+    if name == "shaker.yml":
+        (published / "shaker.yml").unlink()
+    make(published / name)
+
+    result = shaker(*argv, cwd=published, timeout=30)
+
+    assert (result.code, result.out, result.err) == (code, "", f"salt-shaker: {message.format(root=published)}\n"), result
+    assert served_release(published) == release
+    if name != LOCK:
+        assert (published / LOCK).read_bytes() == lock
