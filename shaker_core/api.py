@@ -244,7 +244,26 @@ def _resolve_and_publish(
         else:
             resolution = _resolve(project, cache, settings, preferred)
         new = _lock_from(resolution, settings)
-        return _publish(command, settings, cache, vendor, old, new, resolution.warnings)
+        warnings = [*resolution.warnings, *_moved_tags(old, new, settings)]
+        return _publish(command, settings, cache, vendor, old, new, warnings)
+
+
+def _moved_tags(old: LockFile, new: LockFile, settings: Settings) -> list[str]:
+    """A tag that now names another commit than the lock: an error, or with a remote check a warning (as for a pinned install)."""
+    before = {entry.name: entry for entry in old.entries}
+    warnings: list[str] = []
+    for entry in new.entries:
+        locked = before.get(entry.name)
+        if (locked is None or entry.kind != "tag" or locked.kind != "tag" or locked.ref != entry.ref or not locked.commit
+                or locked.commit == entry.commit or _source_of(locked, settings) != _source_of(entry, settings)):
+            continue
+        if not settings.remote_check:
+            raise GitError(
+                f"{entry.name}: tag {entry.ref} now points at {(entry.commit or '')[:12]}, but the lock pins {locked.commit[:12]}; "
+                "run with --enable-remote-check (remote_check) to accept the move, or restore the tag."
+            )
+        warnings.append(f"{entry.name}: tag {entry.ref} moved from {locked.commit[:12]} to {(entry.commit or '')[:12]}; the lock now pins the new commit.")
+    return warnings
 
 
 def _targeted_resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,

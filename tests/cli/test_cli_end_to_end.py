@@ -279,16 +279,16 @@ def test_simulate_writes_nothing(forge: Forge, tmp_path: Path) -> None:
     forge["org/common-formula"].move_tag("v1.1.0", files={"common/init.sls": "common: retagged\n"})
     before = tree_snapshot(project)  # .lock included: a simulation does not even take the writer lock
 
-    for args, expected in [
-        (("install", "--simulate"), "org/users-formula: v1.2.0"),
-        (("update", "org/tools-formula", "--simulate"), "org/tools-formula: v1.0.0"),
+    for args, expected in [  # common's tag moved: install and update accept that only with a remote check, as a pinned install
+        (("install", "--simulate", "--enable-remote-check"), "org/users-formula: v1.2.0"),
+        (("update", "org/tools-formula", "--simulate", "--enable-remote-check"), "org/tools-formula: v1.0.0"),
         (("--simulate", "install-pinned-versions", "--enable-remote-check"), "org/common-formula: v1.1.0"),
     ]:
         result = ok(shaker(*args, cwd=project))
         assert expected in result.out and "Simulated" in result.out, str(result)
         assert tree_snapshot(project) == before, args
 
-    result = ok(shaker("install", cwd=project))  # the real thing does change what the simulations left alone
+    result = ok(shaker("install", "--enable-remote-check", cwd=project))  # the real thing does change what the simulations left alone
     assert read_lock(project)["org/users-formula"][0] == "v1.3.0"
     assert tree_snapshot(project) != before
 
@@ -318,6 +318,23 @@ def test_a_moved_tag_fails_a_pinned_install_unless_a_remote_check_is_asked(forge
     assert {k: v for k, v in after.items() if k != "org/common-formula"} == {k: v for k, v in lines.items() if k != "org/common-formula"}
     assert release_formulas(project)["org/common-formula"]["commit"] == new
     assert (project / "vendor" / "_root" / "common" / "init.sls").read_text() == "common: retagged\n"
+
+
+@pytest.mark.parametrize("command", [["install"], ["update"], ["update", "org/common-formula"]])
+def test_install_and_update_treat_a_moved_tag_as_a_pinned_install_does(forge: Forge, tmp_path: Path, command: list[str]) -> None:
+    project = make_project(tmp_path / "project", forge.template, cache_dir=tmp_path / "cache")
+    ok(shaker("install", cwd=project))
+    old, new = forge["org/common-formula"].move_tag("v1.1.0", files={"common/init.sls": "common: retagged\n"})
+    before = state(project)
+
+    error = one_line_error(shaker(*command, cwd=project), 5)
+    assert error == (f"salt-shaker: org/common-formula: tag v1.1.0 now points at {new[:12]}, but the lock pins {old[:12]}; "
+                     "run with --enable-remote-check (remote_check) to accept the move, or restore the tag.")
+    assert state(project) == before
+
+    result = ok(shaker(*command, "--enable-remote-check", cwd=project))
+    assert f"org/common-formula: tag v1.1.0 moved from {old[:12]} to {new[:12]}; the lock now pins the new commit." in result.out + result.err
+    assert lock_lines(project)["org/common-formula"] == f"org/common-formula==v1.1.0 {new}"
 
 
 def test_an_unreachable_remote_during_install_changes_nothing(forge: Forge, project: Path, tmp_path: Path) -> None:
