@@ -84,6 +84,7 @@ def render(lock: LockFile, default_source: Callable[[str], str] | None = None) -
 def parse(text: str, path: str = FILENAME) -> LockFile:
     """Read lock text; any line that is not a pin is a LockFileError naming it."""
     entries: dict[str, tuple[int, LockEntry]] = {}
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some Windows editors write it
     for number, raw in enumerate(text.splitlines(), 1):
         content = _strip_comment(raw)
         if not content:

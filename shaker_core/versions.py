@@ -123,7 +123,18 @@ def _specifier(clauses: tuple[Clause, ...]) -> SpecifierSet:
 
 @lru_cache(maxsize=65536)
 def _contains(clauses: tuple[Clause, ...], version: Version, prereleases: bool) -> bool:
-    return _specifier(clauses).contains(version, prereleases=prereleases)
+    """Every clause holds. ``<v1.0.0`` is plain ordering, so ``>=v1.0.0-rc1,<v1.0.0`` holds ``v1.0.0-rc1``:
+    PEP 440 would exclude every prerelease of 1.0.0 there, which is not what a tag range means."""
+    if version.is_prerelease and not prereleases:
+        return False
+    for clause in clauses:
+        bound = parse_tag(clause.value) if clause.op == "<" else None
+        if bound is not None:
+            if not version < bound:
+                return False
+        elif not _specifier((clause,)).contains(version, prereleases=True):
+            return False
+    return True
 
 
 def _strip_v(value: str) -> str:

@@ -267,3 +267,16 @@ def test_write_with_default_source_and_over_a_broken_file(tmp_path):
     path.write_bytes(b"\xff\xfe")
     assert write(path, lock) is True
     assert path.read_text() == render(lock)
+
+
+@pytest.mark.parametrize("text", ["\ufefforg/a-formula==v1.0.0\n", "\ufeff# header\norg/a-formula==v1.0.0\n"])
+def test_a_byte_order_mark_is_accepted(text: str) -> None:
+    from shaker_core.lockfile import parse
+
+    assert [entry.name for entry in parse(text).entries] == ["org/a-formula"]
+
+
+def test_a_byte_order_mark_in_metadata_is_accepted() -> None:
+    from shaker_core.manifest import parse_manifest
+
+    assert [r.name for r in parse_manifest("\ufeffdependencies: [org/a-formula]\n".encode()).requirements] == ["org/a-formula"]

@@ -143,6 +143,10 @@ def test_parse_constraint_errors(text, message):
     ("text", "version", "prereleases", "allowed"),
     [
         ("", "1.0", False, True),
+        (">=v1.0.0-rc1,<v1.0.0", "1.0.0rc1", True, True),  # a tag range over release candidates holds them
+        (">=v1.0.0-rc1,<v1.0.0", "1.0.0rc2", True, True),
+        (">=v1.0.0-rc1,<v1.0.0", "1.0.0", True, False),
+        ("<v2.0.0", "2.0.0rc1", False, False),  # prereleases still only when a constraint names one
         ("", "1.1rc1", False, False),
         ("", "1.1rc1", True, True),
         (">=v1.0", "1.1rc1", False, False),
