@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from . import api, gitops
-from .errors import ConfigError
+from .errors import ConfigError, filesystem_mistakes
 from .settings import Settings
 
 SETTING_NAMES = (frozenset(Settings.__dataclass_fields__) | {"project"}) - {"trigger", "project_commit"}
@@ -64,9 +64,10 @@ def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigge
 def run(command: str, settings: Settings, progress: api.Progress | None = None, **arguments: Any) -> api.Report:
     """Call one use case by name."""
     function = COMMANDS[command]
-    if command in _NO_PROGRESS:
-        return function(settings, **arguments)
-    return function(settings, progress=progress, **arguments)
+    with filesystem_mistakes():
+        if command in _NO_PROGRESS:
+            return function(settings, **arguments)
+        return function(settings, progress=progress, **arguments)
 
 
 def names_argument(names: Any) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__, api, interrupts
-from .errors import ConfigError, ShakerError, UsageError
+from .errors import ConfigError, ShakerError, UsageError, filesystem_mistakes
 from .manifest import load_yaml
 from .settings import Settings
 from .userfiles import read_user_file
@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args)
     try:
-        settings = load_settings(args)
+        with filesystem_mistakes():
+            settings = load_settings(args)
         with interrupts.handled():
             report = _run(args, settings)
     except interrupts.Interrupted as exc:
@@ -79,7 +80,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "why": lambda: api.why(settings, args.name),
         "graph": lambda: api.graph(settings, args.format),
     }
-    return commands[args.command]()
+    with filesystem_mistakes():
+        return commands[args.command]()
 
 
 # -- arguments and settings --

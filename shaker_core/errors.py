@@ -6,7 +6,10 @@ URLs are redacted before they are put in a message.
 """
 from __future__ import annotations
 
+import errno
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # Control characters and Unicode line/bidi controls: a message may quote bytes from an
@@ -113,6 +116,28 @@ class LayoutError(ShakerError):
 
     exit_code = 6
     kind = "layout"
+
+
+_FILESYSTEM_MISTAKES = {
+    errno.ENOTDIR: "a part of it is a file where salt-shaker needs a directory; move the file away or point root_dir or cache_dir elsewhere",
+    errno.EISDIR: "it is a directory where salt-shaker needs a file; move it away",
+    errno.EEXIST: "something of the wrong type is in the way; move it away",
+    errno.EACCES: "permission is denied; run as a user who may write there, or point root_dir or cache_dir elsewhere",
+    errno.EPERM: "the operation is not permitted; run as a user who may write there, or point root_dir or cache_dir elsewhere",
+    errno.EROFS: "the file system is read-only; point root_dir or cache_dir at a writable place",
+}
+
+
+@contextmanager
+def filesystem_mistakes() -> Iterator[None]:
+    """Turn a file system error a user caused (a file where a directory belongs, no permission) into a LayoutError naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        reason = _FILESYSTEM_MISTAKES.get(exc.errno or 0)
+        if reason is None or not exc.filename:
+            raise
+        raise LayoutError(f"Cannot use {exc.filename}: {reason}.", path=str(exc.filename)) from None
 
 
 class LockHeldError(LayoutError):

@@ -64,3 +64,35 @@ def test_a_user_file_that_is_not_a_regular_file_is_refused(published: Path, case
     assert served_release(published) == release
     if name != LOCK:
         assert (published / LOCK).read_bytes() == lock
+
+
+def _file_at(path: Path) -> None:
+    if path.is_dir():
+        import shutil
+
+        shutil.rmtree(path)
+    path.write_text("in the way\n")
+
+
+MISTAKES = {  # what a user put where salt-shaker needs something else: a sentence and exit 6, never an internal error (70)
+    "root_dir a file": (lambda project: (project / "afile").write_text("x\n"), ["--root_dir", "afile", "install"], "afile"),
+    "cache_dir a file": (lambda project: _file_at(project / "cache-file"), ["--cache-dir", "cache-file", "install"], "cache-file"),
+    "vendor a file": (lambda project: _file_at(project / "vendor"), ["install"], "vendor"),
+    "vendor/releases a file": (lambda project: _file_at(project / "vendor" / "releases"), ["install"], "releases"),
+    "vendor/store a file": (lambda project: _file_at(project / "vendor" / "store"), ["install"], "store"),
+}
+
+
+@pytest.mark.parametrize("case_id", list(MISTAKES))
+def test_a_path_of_the_wrong_type_is_a_sentence_not_an_internal_error(published: Path, small_forge, case_id: str) -> None:
+    from hardkit import release_app
+
+    make, argv, named = MISTAKES[case_id]
+    release_app(small_forge, "v1.1.0")  # so that install has work to do
+    make(published)
+
+    result = shaker(*argv, cwd=published, timeout=60)
+
+    assert result.code == 6, result
+    assert result.out == "" and "Traceback" not in result.err and len(result.err.splitlines()) == 1, result
+    assert result.err.startswith("salt-shaker: Cannot use ") and named in result.err, result
