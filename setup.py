@@ -12,7 +12,7 @@ RUNTIME = [
     "PyYAML>=6.0",  # 5.4.1 no longer builds on Python 3.11
     "pygit2>=1.18.2",  # first with settings.server_timeout: older ones wait on a silent remote forever
     "requests>=2.25",
-    "resolvelib>=1.2",  # 1.1 explains some conflicts from another branch of its search (see .ci/constraints-minimum.txt)
+    "resolvelib>=1.2.1",  # 1.1 explains some conflicts from another branch of its search; 1.2.0 raises IndexError while backjumping
     "packaging>=22",
 ]
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6", "ruff", "mypy", "types-PyYAML", "types-requests"]
