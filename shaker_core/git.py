@@ -121,12 +121,12 @@ class _Callbacks(pygit2.RemoteCallbacks):
         return True
 
     def transfer_progress(self, stats: Any) -> None:
+        if interrupts.requested():
+            raise _Timeout("the run was interrupted")
         if stats.received_objects:
             faults.point("mid-fetch")
         if time.monotonic() > self._deadline:
             raise _Timeout("the transfer took too long")
-        if interrupts.requested():
-            raise _Timeout("the run was interrupted")
         if self._progress is not None:
             self._progress(stats.received_objects, stats.total_objects)
 

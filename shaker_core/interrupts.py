@@ -61,11 +61,14 @@ def handled() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # once a run is stopping, a second signal (a fetch thread's, a second Ctrl-C) must not kill it
+            # before it has said so and exited with 128 + the first signal
+            signal.signal(signum, signal.SIG_IGN if _requested else handler)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    if not _requested:
-        _requested.append(signum)
+    if _requested:
+        return  # already stopping: a second signal must not interrupt the cleanup of the first
+    _requested.append(signum)
     if not _deferring[0]:
         raise Interrupted(signum)
