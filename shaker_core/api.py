@@ -437,7 +437,8 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     if settings.simulate:
         return report
     vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
-    vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, max_bytes=settings.max_formula_bytes), lock_text)
+    labels = {formula.commit: f"{formula.name} {formula.ref}" for formula in plan.formulas}
+    vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, label=labels[commit], max_bytes=settings.max_formula_bytes), lock_text)
     faults.point("after-build")
     interrupts.raise_if_requested()
     with interrupts.deferred():

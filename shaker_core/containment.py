@@ -58,7 +58,7 @@ def check_release(staging: Path, owner_of: Owner, label_of: Callable[[str], str]
         owner = owner_of(rel)
         target = resolved_inside(link, staging)
         if owner is None or target is None or target == "" or not _owned_by(staging, target, owner, owner_of):
-            raise LayoutError(_outside(label_of(owner or ""), Path(rel), link, f"what {owner or 'its formula'} publishes"))
+            raise LayoutError(_outside(label_of(owner) if owner else "", Path(rel), link, f"what {owner or 'its formula'} publishes"))
 
 
 def _owned_by(staging: Path, target: str, owner: str, owner_of: Owner) -> bool:
@@ -76,5 +76,6 @@ def _owned_by(staging: Path, target: str, owner: str, owner_of: Owner) -> bool:
 
 
 def _outside(label: str, rel: Path, link: Path, where: str) -> str:
-    return (f"{label}: the symlink '{rel}' ({os.readlink(link)}) resolves outside {where}; "
+    subject = f"{label}: the symlink" if label else "The symlink"
+    return (f"{subject} '{rel}' ({os.readlink(link)}) resolves outside {where}; "
             "salt-shaker refuses to publish it: make the link point at a file of the formula itself.")

@@ -13,6 +13,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pygit2
 
 from . import faults, formula_file, interrupts
-from .errors import GitError, LayoutError, LimitExceeded, printable
+from .errors import GitError, LayoutError, LimitExceeded, ManifestError, printable
 from .manifest import Manifest, parse_manifest
 from .sources import allowed, check_url, name_from_url, redact, strip_credentials, under_prefix
 from .yamlsafe import DEFAULT_MAX_BYTES
@@ -38,6 +39,7 @@ REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 MANIFEST_FILE = "metadata.yml"
 MIN_PYGIT2 = (1, 14)
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
 _MODE_TREE, _MODE_LINK, _MODE_COMMIT, _MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
 
 
@@ -314,6 +316,8 @@ class GitCache:
         if local is not None and not os.path.isdir(local):  # decided here, not read from libgit2's wording
             raise GitError(f"Fetching {_describe(url)} failed: there is no repository at {local}; check that the source exists and is reachable.",
                            url=redact(url))
+        if local is not None:
+            self._seed(Path(local), path, url)
         repo = pygit2.Repository(str(path))
         remote = repo.remotes.create_anonymous(url)
         callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, self._progress_for(url))
@@ -326,6 +330,15 @@ class GitCache:
             reason = _scrub(str(exc), url, self.credentials.secrets())
             raise GitError(f"Fetching {_describe(url)} failed: {reason}; check that the source exists and is reachable.", url=redact(url)) from None
         log.debug("fetched %s in %.2fs", redact(url), time.monotonic() - started)
+
+    def _seed(self, local: Path, mirror: Path, url: str) -> None:
+        try:
+            _seed_from_local(local, mirror)
+        except _Timeout as exc:
+            raise GitError(f"Fetching {_describe(url)} failed: {exc}.", url=redact(url)) from None
+        except OSError as exc:
+            raise GitError(f"Fetching {_describe(url)} failed: {exc.strerror or exc}; check that the source is readable and that the cache has room.",
+                           url=redact(url)) from None
 
     def _progress_for(self, url: str) -> Callable[[int, int], None] | None:
         if self.progress is None:
@@ -400,7 +413,7 @@ class GitCache:
         return _peel_commit(reference) if reference is not None else None
 
     def read_file(self, url: str, commit: str, path: str) -> bytes | None:
-        """The bytes of ``path`` at ``commit``, or None when the file is absent."""
+        """The bytes of ``path`` at ``commit``, or None when the file is absent; a file over ``max_manifest_bytes`` is refused unread."""
         tree = self._tree(url, commit)
         try:
             entry = tree[path]
@@ -409,7 +422,12 @@ class GitCache:
         if entry.type_str != "blob":
             return None
         with self._reading(url):
-            return _blob_data(self._repo(url), entry.id)
+            repo = self._repo(url)
+            size = blob_size(repo, entry.id)
+            if size > self.max_manifest_bytes:
+                raise ManifestError(f"{path} at {commit[:12]} is {size} bytes, over the limit of {self.max_manifest_bytes}; "
+                                    "shorten it or raise the 'max_manifest_bytes' setting.")
+            return _blob_data(repo, entry.id)
 
     def list_top(self, url: str, commit: str) -> dict[str, str]:
         """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""
@@ -423,6 +441,21 @@ class GitCache:
         with self._reading(url):
             writer.write(tree, dest, "")
         return writer.written
+
+    def tree_entries(self, url: str, commit: str) -> dict[str, tuple[str, str]]:
+        """Every file and symlink of the commit's tree, as an export writes it: path -> (``file``/``exec``, blob id) or (``link``, target)."""
+        tree = self._tree(url, commit)
+        found: dict[str, tuple[str, str]] = {}
+        with self._reading(url):
+            _collect_entries(self._repo(url), tree, "", found)
+        return found
+
+    def readable_entries(self, url: str, commit: str) -> dict[str, tuple[str, str]] | None:
+        """:meth:`tree_entries`, or None when no cached mirror holds the commit (nothing is fetched)."""
+        try:
+            return self.tree_entries(url, commit) if self.has_commit(url, commit) else None
+        except GitError:
+            return None
 
     def _tree(self, url: str, commit: str) -> pygit2.Tree:
         self._wait(url)  # a commit named directly (a rev pin) is read before any tag listing fetched the mirror
@@ -473,7 +506,7 @@ class _TreeWriter:
             elif entry.filemode == _MODE_LINK:
                 self._write_link(entry, directory / name, path)
             else:
-                self._write_blob(entry, directory / name)
+                self._write_blob(entry, directory / name, path)
 
     def _check_name(self, name: str, path: str) -> None:
         if name in ("", ".", "..") or "/" in name or "\0" in name or "\\" in name:
@@ -481,22 +514,68 @@ class _TreeWriter:
         if name.lower() == ".git":
             raise LayoutError(f"{self.label} contains '{path}'; salt-shaker never publishes .git: remove it from the formula.")
 
-    def _write_blob(self, entry: Any, target: Path) -> None:
-        data = _blob_data(self.repo, entry.id)
-        self.written += len(data)
+    def _write_blob(self, entry: Any, target: Path, path: str) -> None:
+        # the size comes from the object header, so a blob over the limit is never inflated into memory
+        size = blob_size(self.repo, entry.id)
+        self.written += size
         if self.max_bytes is not None and self.written > self.max_bytes:
-            raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes; raise the 'max_formula_bytes' setting if that is intended.")
+            raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes (the limit is passed at '{printable(path)}', a file of {size} bytes); "
+                                "raise the 'max_formula_bytes' setting if that is intended.")
+        blob = self.repo[entry.id].peel(pygit2.Blob)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if entry.filemode == _MODE_EXEC else 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb") as handle, memoryview(blob) as content:
+            handle.write(content)  # libgit2's buffer itself: no copy in Python
+        del blob
         faults.point("mid-export")
 
     def _write_link(self, entry: Any, target: Path, path: str) -> None:
+        if blob_size(self.repo, entry.id) > MAX_LINK_BYTES:
+            raise LayoutError(f"{self.label} has a symlink '{path}' whose target is longer than {MAX_LINK_BYTES} bytes; salt-shaker refuses to publish it.")
         link = _blob_data(self.repo, entry.id).decode("utf-8", "replace")
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
         if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
             raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
         os.symlink(link, target)
+
+
+def _seed_from_local(source: Path, mirror: Path) -> None:
+    """Copy into the mirror every object file of a repository on this machine that it lacks.
+
+    A fetch over file:// goes through libgit2's local transport, which packs the
+    objects to send in memory: a 300 MB blob would cost 300 MB or more. With the
+    object files copied first (streamed, never hard-linked, so damage to one copy
+    never reaches the other), the fetch that follows only maps the refs. Each file
+    lands under its final name by a rename; pack indexes come last, since libgit2
+    finds a pack by its index.
+    """
+    objects = source / "objects"
+    wanted = [path for path in _object_files(objects) if not (mirror / "objects" / path.relative_to(objects)).exists()]
+    for path in sorted(wanted, key=lambda p: p.suffix == ".idx"):
+        target = mirror / "objects" / path.relative_to(objects)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"tmp_seed_{os.getpid()}_{target.name}")
+        try:
+            shutil.copyfile(path, partial, follow_symlinks=False)
+        except FileNotFoundError:  # packed or pruned by the source meanwhile: the fetch brings what is still needed
+            continue
+        os.replace(partial, target)
+        if interrupts.requested():
+            raise _Timeout("the run was interrupted")
+        faults.point("mid-fetch")
+
+
+def _object_files(objects: Path) -> Iterator[Path]:
+    """Complete loose objects and packs under ``objects`` (regular files only; never temporary files, quarantines or alternates)."""
+    for directory, dirnames, filenames in os.walk(objects):
+        here = Path(directory)
+        if here == objects:
+            dirnames[:] = [d for d in dirnames if d == "pack" or (len(d) == 2 and all(c in "0123456789abcdef" for c in d))]
+        for name in filenames:
+            path = here / name
+            in_pack = here.name == "pack" and name.endswith((".pack", ".idx", ".rev"))
+            loose = here.name != "pack" and len(name) >= 38 and not name.startswith("tmp")
+            if (in_pack or loose) and not name.startswith("tmp") and stat.S_ISREG(os.lstat(path).st_mode):
+                yield path
 
 
 def _check_refs_readable(repo: pygit2.Repository) -> None:
@@ -505,6 +584,27 @@ def _check_refs_readable(repo: pygit2.Repository) -> None:
         target = ref.peel(None)  # through annotated tags, to the commit (or tree or blob) they name
         if isinstance(target, pygit2.Commit):
             target.tree  # noqa: B018 - reading it is the check
+
+
+def _collect_entries(repo: pygit2.Repository, tree: pygit2.Tree, rel: str, found: dict[str, tuple[str, str]]) -> None:
+    for entry in tree:
+        path = f"{rel}{entry.name}"
+        if entry.filemode == _MODE_TREE:
+            _collect_entries(repo, repo[entry.id].peel(pygit2.Tree), f"{path}/", found)
+        elif entry.filemode == _MODE_LINK:
+            found[path] = ("link", _blob_data(repo, entry.id).decode("utf-8", "replace"))
+        elif entry.filemode != _MODE_COMMIT:  # submodules are never exported
+            found[path] = ("exec" if entry.filemode == _MODE_EXEC else "file", str(entry.id))
+
+
+def hash_file(path: Path) -> str:
+    """The git blob id of a file's bytes (no filters), read in chunks."""
+    return str(pygit2.hashfile(str(path)))
+
+
+def blob_size(repo: pygit2.Repository, oid: Any) -> int:
+    """The size of a blob, read from its object header without inflating it."""
+    return int(repo.odb.read_header(oid)[1])
 
 
 def _blob_data(repo: pygit2.Repository, oid: Any) -> bytes:

@@ -358,11 +358,12 @@ def _assemble(staging: Path, plan: LayoutPlan, store: Path) -> None:
     owners: dict[str, str] = {}
     for formula in plan.formulas:
         tree = store / formula.commit
+        owner = _Owner(formula.name, f"{formula.name} {formula.ref}")
         for export, subdir in formula.exports:
             skip = set(formula.module_dirs) if subdir == "" else set()
-            _link_tree(tree / subdir if subdir else tree, staging / export, skip, formula.name, owners, export)
+            _link_tree(tree / subdir if subdir else tree, staging / export, skip, owner, owners, export)
         for module_dir in formula.module_dirs:
-            _link_tree(tree / module_dir, staging / module_dir, set(), formula.name, owners, module_dir)
+            _link_tree(tree / module_dir, staging / module_dir, set(), owner, owners, module_dir)
     exports = {export: formula.name for formula in plan.formulas for export, _ in formula.exports}
     refs = {formula.name: formula.ref for formula in plan.formulas}
     check_release(
@@ -372,7 +373,13 @@ def _assemble(staging: Path, plan: LayoutPlan, store: Path) -> None:
     )
 
 
-def _link_tree(source: Path, target: Path, skip: set[str], owner: str, owners: dict[str, str], label: str) -> None:
+@dataclass(frozen=True)
+class _Owner:
+    name: str
+    label: str  # "<name> <ref>", for messages
+
+
+def _link_tree(source: Path, target: Path, skip: set[str], owner: _Owner, owners: dict[str, str], label: str) -> None:
     """Hard-link every file of ``source`` into ``target``; a file two formulas publish is an error."""
     target.mkdir(exist_ok=True)
     for directory, dirnames, filenames in os.walk(source):
@@ -391,21 +398,21 @@ def _link_tree(source: Path, target: Path, skip: set[str], owner: str, owners: d
             _place_file(Path(directory) / name, out_dir / name, source, owner, owners, f"{label}/{name}" if rel == "." else f"{label}/{rel}/{name}")
 
 
-def _place_file(src: Path, dst: Path, root: Path, owner: str, owners: dict[str, str], rel: str) -> None:
+def _place_file(src: Path, dst: Path, root: Path, owner: _Owner, owners: dict[str, str], rel: str) -> None:
     if rel in owners:
-        raise LayoutError(f"{owners[rel]} and {owner} both publish '{rel}'; rename the file in one of them.")
-    owners[rel] = owner
+        raise LayoutError(f"{owners[rel]} and {owner.name} both publish '{rel}'; rename the file in one of them.")
+    owners[rel] = owner.name
     if src.is_symlink():
-        _place_link(src, dst, root, rel)
+        _place_link(src, dst, root, rel, owner)
     else:
         os.link(src, dst)
 
 
-def _place_link(src: Path, dst: Path, root: Path, rel: str) -> None:
+def _place_link(src: Path, dst: Path, root: Path, rel: str, owner: _Owner) -> None:
     target = os.readlink(src)
     resolved = os.path.normpath(os.path.join(os.path.dirname(src), target))
     if os.path.isabs(target) or os.path.commonpath([resolved, str(root)]) != str(root):
-        raise LayoutError(f"The symlink '{rel}' points outside what it is published with ({target}); salt-shaker refuses to publish it.")
+        raise LayoutError(f"{owner.label}: the symlink '{rel}' points outside what the formula publishes there ({target}); salt-shaker refuses to publish it.")
     os.symlink(target, dst)
 
 

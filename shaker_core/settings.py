@@ -39,7 +39,7 @@ class Settings:
     max_formulas: int = 5000
     max_resolution_rounds: int = 10000
     max_manifest_bytes: int = 512 * 1024
-    max_formula_bytes: int | None = None
+    max_formula_bytes: int = 100 * 1024 * 1024  # real formulas are kilobytes; bounds the memory one export can take
     project_source: str | None = None
     project_branch: str = "main"
     auto_update: bool = False

@@ -385,18 +385,19 @@ ALLOWED_CASES = {  # with allowed_sources: [file://<forge>/org/]: sources elsewh
 }
 
 DEPENDENCY_CASES = {  # the project also depends on a hostile formula (v1.0.0): refused when it is read or exported
-    "dotgit": (6, "org/dotgit-formula <C:dotgit> contains 'dotgit/.git'; salt-shaker never publishes .git: remove it from the formula."),
-    "gitfile": (6, "org/gitfile-formula <C:gitfile> contains 'gitfile/.git'; salt-shaker never publishes .git: remove it from the formula."),
-    "topgit": (6, "org/topgit-formula <C:topgit> contains '.git'; salt-shaker never publishes .git: remove it from the formula."),
-    "upper": (6, "org/upper-formula <C:upper> contains 'upper/.Git'; salt-shaker never publishes .git: remove it from the formula."),
-    "shadow": (6, "org/shadow-formula <C:shadow> has a symlink 'shadow/secrets' pointing outside the formula (/etc/shadow); salt-shaker refuses to publish it."),
-    "climb": (6, "org/climb-formula <C:climb> has a symlink 'climb/up' pointing outside the formula (../../../../../../etc/passwd); salt-shaker refuses to publish it."),
-    "sideways": (6, "The symlink 'sideways/readme' points outside what it is published with (../README.md); salt-shaker refuses to publish it."),
+    "dotgit": (6, "org/dotgit-formula v1.0.0 contains 'dotgit/.git'; salt-shaker never publishes .git: remove it from the formula."),
+    "gitfile": (6, "org/gitfile-formula v1.0.0 contains 'gitfile/.git'; salt-shaker never publishes .git: remove it from the formula."),
+    "topgit": (6, "org/topgit-formula v1.0.0 contains '.git'; salt-shaker never publishes .git: remove it from the formula."),
+    "upper": (6, "org/upper-formula v1.0.0 contains 'upper/.Git'; salt-shaker never publishes .git: remove it from the formula."),
+    "shadow": (6, "org/shadow-formula v1.0.0 has a symlink 'shadow/secrets' pointing outside the formula (/etc/shadow); salt-shaker refuses to publish it."),
+    "climb": (6, "org/climb-formula v1.0.0 has a symlink 'climb/up' pointing outside the formula (../../../../../../etc/passwd); salt-shaker refuses to publish it."),
+    "sideways": (6, "org/sideways-formula v1.0.0: the symlink 'sideways/readme' points outside what the formula publishes there (../README.md); "
+                    "salt-shaker refuses to publish it."),
     "tunnel": (6, f"org/tunnel-formula v1.0.0: the symlink 'tunnel/{DEEP}/secret' ({TUNNEL}) resolves outside the formula; "
                   "salt-shaker refuses to publish it: make the link point at a file of the formula itself."),
     "modtunnel": (6, f"org/modtunnel-formula v1.0.0: the symlink '_modules/{DEEP}/secret' ({TUNNEL}) resolves outside the formula; "
                      "salt-shaker refuses to publish it: make the link point at a file of the formula itself."),
-    "dotdot": (6, "org/dotdot-formula <C:dotdot> has an unsafe path 'dotdot/..'; salt-shaker refuses to publish it."),
+    "dotdot": (6, "org/dotdot-formula v1.0.0 has an unsafe path 'dotdot/..'; salt-shaker refuses to publish it."),
     "exports": (3, f"org/exports-formula v1.0.0: metadata.yml at <C:exports>: export 1 ('..') {EXPORT_RULE}"),
     "absexport": (3, f"org/absexport-formula v1.0.0: metadata.yml at <C:absexport>: export 1 ('/etc') {EXPORT_RULE}"),
     "badref": (

@@ -278,8 +278,14 @@ def app_mirror(cache: Path) -> Path:
     return next(p for p in cache.iterdir() if p.name.startswith("org-app-formula-") and p.name.endswith(".git"))
 
 
+def packed(mirror: Path) -> Path:
+    """The mirror's one pack: a mirror seeded from a local source holds its loose objects, so pack them first."""
+    subprocess.run(["git", "--git-dir", str(mirror), "repack", "-a", "-d", "-q"], check=True)
+    return next((mirror / "objects" / "pack").glob("*.pack"))
+
+
 def corrupt(mirror: Path, how: str) -> None:
-    pack = next((mirror / "objects" / "pack").glob("*.pack"))
+    pack = packed(mirror)
     if how == "delete the objects directory":
         shutil.rmtree(mirror / "objects")
         return
@@ -307,21 +313,21 @@ def test_a_corrupt_mirror_is_detected_and_cloned_again(small_forge: Forge, publi
     assert f"The cached mirror {mirror.name} is damaged; cloning it again." in result.err
     assert assert_serves_a_complete_release(published, small_forge)[APP][0] == ("v1.1.0" if command == "install" else "v1.0.0")
     assert_lock_matches_served(published)
-    assert (mirror / "objects" / "pack").is_dir()
+    assert (mirror / "objects").is_dir()
 
 
 def test_a_damaged_object_behind_readable_tips_is_a_git_error_then_cloned_again(small_forge: Forge, published: Path, tmp_path: Path) -> None:
     """Only one blob's bytes garbled: every ref's commit and tree still read, so the mirror looks sound until the
     export reads that blob. A second project sharing the cache installs the same lock (no fetch: the commits are cached)."""
     mirror = app_mirror(tmp_path / "cache")
-    pack = next((mirror / "objects" / "pack").glob("*.pack"))
+    pack = packed(mirror)
     blob = small_forge[APP].git("rev-parse", "v1.0.0:app/files/motd")
     listing = subprocess.run(["git", "verify-pack", "-v", str(pack.with_suffix(".idx"))], capture_output=True, text=True, check=True).stdout
-    _, kind, _, packed, offset = next(line.split()[:5] for line in listing.splitlines() if line.startswith(blob))
+    _, kind, _, size_in_pack, offset = next(line.split()[:5] for line in listing.splitlines() if line.startswith(blob))
     assert kind == "blob"
     pack.chmod(0o644)
     data = bytearray(pack.read_bytes())
-    for index in range(int(offset) + 3, int(offset) + int(packed)):  # the deflated bytes after the zlib header
+    for index in range(int(offset) + 3, int(offset) + int(size_in_pack)):  # the deflated bytes after the zlib header
         data[index] ^= 0x5A
     pack.write_bytes(bytes(data))
     second = make_project(tmp_path / "second", small_forge.template, cache_dir=tmp_path / "cache")

@@ -37,7 +37,8 @@ def limits_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Forge, Path, s
 CASES = {
     "max_formula_bytes": (
         {"max_formula_bytes": 1000}, None, 4,
-        "org/app-formula <C12> is larger than 1000 bytes; raise the 'max_formula_bytes' setting if that is intended.",
+        "org/app-formula v1.1.0 is larger than 1000 bytes (the limit is passed at 'app/files/big.txt', a file of 3000 bytes); "
+        "raise the 'max_formula_bytes' setting if that is intended.",
     ),
     "max_manifest_bytes (the project's metadata.yml)": (
         {"max_manifest_bytes": 64}, LONG_PROJECT, 3,

@@ -39,7 +39,7 @@ def tree(*entries: tuple[str, str, str]) -> list[tuple[str, str, str]]:
         ),
         (  # inside the formula's tree, but into a part the release does not publish for it
             tree(("file", "README", ""), ("link", "a/readme", "../README")),
-            "The symlink 'a/readme' points outside what it is published with (../README); ",
+            "org/a-formula v1.0.0: the symlink 'a/readme' points outside what the formula publishes there (../README); ",
         ),
     ],
     ids=["climb through a directory link", "climb under _modules", "sideways"],
@@ -61,14 +61,14 @@ def test_links_that_stay_inside_are_published(tmp_path: Path) -> None:
 def test_a_link_into_another_formula_is_refused(tmp_path: Path) -> None:
     """b's export sits beside a's in the release; a link from a into b resolves inside the release, yet is not a's."""
     message = refusal(tmp_path, {A.commit: tree(("link", "a/steal", "../b/init.sls")), B.commit: tree()})
-    assert message.startswith("The symlink 'a/steal' points outside what it is published with (../b/init.sls)")
+    assert message.startswith("org/a-formula v1.0.0: the symlink 'a/steal' points outside what the formula publishes there (../b/init.sls)")
 
 
 def test_a_module_link_into_another_formulas_export_is_refused(tmp_path: Path) -> None:
     """Module directories merge at the release's top, so '../b' from _modules/ is b's export: judged where it resolves."""
     generated = {A.commit: tree(("dir", "_modules/sub", ""), ("link", "_modules/sub/b", "../../b")), B.commit: tree()}
     message = refusal(tmp_path, generated)
-    assert message.startswith("The symlink '_modules/sub/b' points outside what it is published with (../../b)")
+    assert message.startswith("org/a-formula v1.0.0: the symlink '_modules/sub/b' points outside what the formula publishes there (../../b)")
 
 
 def refusal(root: Path, generated: dict) -> str:
