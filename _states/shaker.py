@@ -56,7 +56,7 @@ def pinned(name, dependencies=None, remote_check=False, update=False, saltenv=No
     except ShakerError as exc:
         ret["comment"] = exc.message
         return ret
-    changes = adapter.served_changes_by_tag(report)
+    changes = adapter.state_changes(report)
     ret["comment"] = _comment(changes, report, test)
     if report.get("warnings"):
         ret["warnings"] = list(report["warnings"])
@@ -76,8 +76,13 @@ def _salt_version():
 
 
 def _comment(changes, report, test):
-    count = len(changes)
+    moved = [name for name in changes if name != "repaired"]
+    count = len(moved)
     noun = "formula" if count == 1 else "formulas"
+    if "repaired" in changes:
+        paths = sum(len(paths) for paths in changes["repaired"].values())
+        verb = "Would rebuild" if test else "Rebuilt"
+        return f"{verb} release {report['release']} from git: {paths} served paths were not what git holds."
     if not changes:
         return f"The formula root already serves the {len(report['formulas'])} pinned formulas (release {report['release']})."
     if test:

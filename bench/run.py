@@ -194,7 +194,7 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
     (project / "metadata.yml").write_text(forge_module.project_metadata(forge))
     (project / "shaker.yml").write_text(f"source_template: {forge.template}\n")
     root_args = ["--root_dir", str(project)]
-    names = ["cold", "warm", "bump", "check", "clone-seq", "clone-8", "ls-remote-8"]
+    names = ["cold", "warm", "status", "bump", "check", "clone-seq", "clone-8", "ls-remote-8"]
     names += ["r10k-cold", "r10k-warm"] if R10K else []
     names += ["galaxy-cold", "galaxy-warm"] if GALAXY else []
     results: dict[str, list[Sample]] = {name: [] for name in names}
@@ -209,6 +209,7 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
         try:
             sample = timed([*SHAKER, "install-pinned-versions", *root_args])
             results["warm"].append(sample)
+            results["status"].append(timed([*SHAKER, "status", *root_args]))  # hashes every served file against git
         finally:
             hidden.rename(forge.root)
         sample.ok = verify(project, forge)

@@ -79,9 +79,13 @@ def names_argument(names: Any) -> list[str]:
     return [str(n) for n in names]
 
 
-def served_changes_by_tag(report: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
-    """``{formula: {old: tag, new: tag}}`` of what is served, the shape Salt states return."""
-    return {
+def state_changes(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``{formula: {old: tag, new: tag}}`` of what is served, the shape Salt states return, plus ``repaired`` paths when a damaged tree was rebuilt."""
+    changes: dict[str, Any] = {
         name: {"old": (change["old"] or {}).get("ref"), "new": (change["new"] or {}).get("ref")}
         for name, change in report.get("served_changes", {}).items()
     }
+    repaired = {kind: paths for kind, paths in (report.get("repaired") or {}).items() if paths and kind != "unverified"}
+    if repaired:
+        changes["repaired"] = repaired
+    return changes

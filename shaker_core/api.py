@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from . import faults, formula_file, insight, interrupts, lockfile, notify, records
 from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
-from .git import Credentials, GitCache
+from .git import Credentials, GitCache, hash_file
 from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest, Requirement, manifest_from_document, parse_manifest
@@ -25,6 +25,7 @@ from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
 from .userfiles import read_user_file
+from .verify import TreeCheck, TreeDiff
 from .versions import parse_tag
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ def status(settings: Settings) -> Report:
     lock = lockfile.read(settings.lock_path)
     release = vendor.current_id()
     served = records_by_name(vendor.release_info(release) if release else None)
+    with git_cache(replace(settings, offline=True), "missing") as cache:
+        tree = _served_damage(vendor, release, tree_check(cache))
     pinned = {e.name: {"ref": e.ref, "commit": e.commit} for e in lock.entries}
     differences = {
         name: {"pinned": pinned.get(name), "served": _ref_commit(served.get(name))}
@@ -155,8 +158,9 @@ def status(settings: Settings) -> Report:
         "lock_file": settings.lock_path.name,
         "release": release,
         "formulas": {name: _ref_commit(record) for name, record in sorted(served.items())},
-        "in_sync": bool(release) and not differences,
+        "in_sync": bool(release) and not differences and not tree,
         "differences": differences,
+        "tree": tree.as_dict(),
         "releases": [info.release for info in vendor.history()],
     }
 
@@ -422,10 +426,15 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     lock_text = lockfile.render(new, settings.default_source)
     # a pinned install rewrites the lock only when what it pins moved, never for its formatting
     lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
-    # the warm path: a pinned install with nothing to do reads no formula at all
+    # the warm path: a pinned install with nothing to do resolves and exports nothing; it only checks the served files against git
     if command == "install_pinned" and not lock_changed and _already_served(settings, vendor, old, new):
         current = vendor.current_id()
-        return {**_report(command, settings, old, new, current, False, warnings), "served_changes": {}, "previous_release": current}
+        damage = _served_damage(vendor, current, tree_check(cache))
+        if not damage:
+            return {**_report(command, settings, old, new, current, False, warnings), "served_changes": {}, "previous_release": current}
+        repaired: dict[str, Any] | None = damage.as_dict()  # the build below rebuilds it beside the damaged one
+    else:
+        repaired = None
     cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
     tree_warnings: list[str] = []
     plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
@@ -434,22 +443,32 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     previous = vendor.current_id()
     previous_info = vendor.release_info(previous) if previous else None
     report["served_changes"] = _diff(records_by_name(previous_info), {e.name: e for e in new.entries})
+    report["repaired"] = repaired  # with simulate, what would be repaired
     if settings.simulate:
         return report
     vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
     labels = {formula.commit: f"{formula.name} {formula.ref}" for formula in plan.formulas}
-    vendor.build(plan, lambda source, commit, dest: cache.export(source, commit, dest, label=labels[commit], max_bytes=settings.max_formula_bytes), lock_text)
+    built = vendor.build(
+        plan, lambda source, commit, dest: cache.export(source, commit, dest, label=labels[commit], max_bytes=settings.max_formula_bytes), lock_text,
+        tree_check(cache),
+    )
     faults.point("after-build")
     interrupts.raise_if_requested()
     with interrupts.deferred():
-        _commit(settings, vendor, lock_text if lock_changed else None, previous, plan.release_id)
+        _commit(settings, vendor, lock_text if lock_changed else None, previous, built.path.name)
     faults.point("after-publish")
+    if built.repaired:
+        vendor.discard_release(plan.release_id)  # the damaged original: never a rollback target
+        repaired = built.repaired.as_dict()
     vendor.collect_garbage()
     report.update(
-        published=previous != plan.release_id,
+        release=built.path.name,
+        repaired=repaired,
+        published=previous != built.path.name,
         previous_release=previous,
         module_dirs_changed=set(previous_info.module_dirs if previous_info else []) != set(plan.module_dirs)
-        or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan),
+        or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan)
+        or _touches_modules(repaired),
     )
     return report
 
@@ -476,6 +495,16 @@ def _commit(settings: Settings, vendor: Vendor, lock_text: str | None, previous:
         if staged:
             lockfile.drop_staged(settings.lock_path)
         raise
+
+
+def tree_check(cache: GitCache) -> TreeCheck:
+    """Judges served trees and store entries against the cached mirrors (never fetching)."""
+    return TreeCheck(cache.readable_entries, hash_file)
+
+
+def _served_damage(vendor: Vendor, release: str | None, check: TreeCheck) -> TreeDiff:
+    info = vendor.release_info(release) if release else None
+    return check.release(vendor.releases / release, info.formulas) if release and info else TreeDiff()
 
 
 def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> bool:
@@ -531,6 +560,11 @@ def _lock_changed(path: Path, text: str) -> bool:
         return True
 
 
+def _touches_modules(repaired: Mapping[str, list[str]] | None) -> bool:
+    """Whether a repair rewrote a file under a ``_<type>`` directory (minions then need a sync)."""
+    return bool(repaired) and any(path.startswith("_") for kind in ("edited", "added", "deleted") for path in repaired[kind])  # type: ignore[index]
+
+
 def _module_formulas_changed(previous: Mapping[str, Mapping[str, Any]], plan: LayoutPlan) -> bool:
     for formula in plan.formulas:
         if formula.module_dirs and previous.get(formula.name, {}).get("commit") != formula.commit:
@@ -548,6 +582,7 @@ def _report(command: str, settings: Settings, old: LockFile, new: LockFile, rele
         "changes": diff_locks(old, new),
         "lock_changed": lock_changed,
         "release": release,
+        "repaired": None,
         "published": False,
         "previous_release": None,
         "module_dirs_changed": False,

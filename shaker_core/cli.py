@@ -213,6 +213,8 @@ def format_report(report: dict[str, Any]) -> list[str]:
         return _format_outdated(report)
     lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in report["changes"].items()]
     lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
+    repaired = report.get("repaired") or {}
+    lines += [f"repaired: {path} ({kind} in the served tree; now as git holds it)" for kind in ("edited", "added", "deleted") for path in repaired.get(kind, [])]
     lines.append(_summary(report))
     return lines
 
@@ -252,6 +254,10 @@ def _format_status(report: dict[str, Any]) -> list[str]:
     lines.append(f"Serving release {report['release']}.")
     for name, diff in report["differences"].items():
         lines.append(f"drift: {name} pinned {_ref(diff['pinned'])}, served {_ref(diff['served'])}")
+    for kind in ("edited", "added", "deleted"):
+        lines += [f"drift: {path} {kind} (not what git holds)" for path in report["tree"][kind]]
+    if report["tree"]["unverified"]:
+        lines.append(f"not verified (no cached mirror): {', '.join(report['tree']['unverified'])}")
     lock = report.get("lock_file", "formula-requirements.txt")
     command = f"salt-shaker --saltenv {report['saltenv']} install-pinned-versions" if report.get("saltenv") else "salt-shaker install-pinned-versions"
     lines.append(f"In sync with {lock}." if report["in_sync"] else f"Out of sync: run `{command}`.")

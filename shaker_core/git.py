@@ -320,10 +320,13 @@ class GitCache:
             self._seed(Path(local), path, url)
         repo = pygit2.Repository(str(path))
         remote = repo.remotes.create_anonymous(url)
-        callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, self._progress_for(url))
+        progress = self._progress_for(url)
+        callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, progress)
         started = time.monotonic()
         try:
-            remote.fetch(REFSPECS, callbacks=callbacks, prune=pygit2.enums.FetchPrune.PRUNE)
+            stats = remote.fetch(REFSPECS, callbacks=callbacks, prune=pygit2.enums.FetchPrune.PRUNE)
+            if progress is not None:  # the last word, also when nothing was transferred (a seeded or current mirror)
+                progress(stats.received_objects, stats.received_objects)
         except (_AuthFailed, _Timeout) as exc:
             raise GitError(f"Fetching {_describe(url)} failed: {exc}; check the 'credentials' setting and that the source is reachable.", url=redact(url)) from None
         except (pygit2.GitError, OSError) as exc:

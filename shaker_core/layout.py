@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .atomic import fsync_dir, write_atomic
 from .containment import check_release, check_stored_tree
 from .errors import LayoutError, LockHeldError
+from .verify import TreeCheck, TreeDiff
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,14 @@ class LayoutPlan:
     def module_dirs(self) -> frozenset[str]:
         """Every ``_<type>`` directory the release publishes."""
         return frozenset(d for f in self.formulas for d in f.module_dirs)
+
+
+@dataclass(frozen=True)
+class Built:
+    """The release directory a build left, and what differed from git in the one it replaced (None: nothing was replaced)."""
+
+    path: Path
+    repaired: TreeDiff | None
 
 
 @dataclass
@@ -193,36 +202,56 @@ class Vendor:
 
     # -- building --
 
-    def build(self, plan: LayoutPlan, export: Exporter, lock_text: str) -> Path:
-        """Build the release of ``plan`` unless it already exists; return its directory."""
+    def build(self, plan: LayoutPlan, export: Exporter, lock_text: str, check: TreeCheck | None = None) -> Built:
+        """Build the release of ``plan`` unless it already exists intact; return its directory.
+
+        With ``check``, an existing release and every store entry it reuses are first
+        compared with git: a damaged store entry is exported again from the mirror, and a
+        damaged release is rebuilt beside it as ``<id>.<n>`` (a served directory cannot
+        be replaced in place atomically; switching ``_root`` to the new one is).
+        """
         final = self.releases / plan.release_id
-        if final.is_dir() and self.release_info(plan.release_id) is not None:
-            return final
+        damage = None
+        if final.is_dir() and (info := self.release_info(plan.release_id)) is not None:
+            damage = check.release(final, info.formulas) if check else None
+            if not damage:
+                return Built(final, None)
+            final = self._unused_name(plan.release_id)
         self.releases.mkdir(parents=True, exist_ok=True)
         for formula in plan.formulas:
-            self._ensure_stored(formula, export)
+            self._ensure_stored(formula, export, check)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{plan.release_id}-", dir=self.path))
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             _assemble(staging, plan, self.store)
-            info = ReleaseInfo(plan.release_id, time.time(), _formula_records(plan), sorted(plan.module_dirs), lock_text)
-            write_atomic(self.releases / f"{plan.release_id}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
+            info = ReleaseInfo(final.name, time.time(), _formula_records(plan), sorted(plan.module_dirs), lock_text)
+            write_atomic(self.releases / f"{final.name}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(staging, final)
             fsync_dir(self.releases)
         except OSError as exc:
             if exc.errno in DISK_ERRORS:
-                (self.releases / f"{plan.release_id}.json").unlink(missing_ok=True)
-                raise LayoutError(f"Building release {plan.release_id} in {self.path} failed: {DISK_ERRORS[exc.errno]}; free space and run again (nothing was switched).") from None
+                (self.releases / f"{final.name}.json").unlink(missing_ok=True)
+                raise LayoutError(f"Building release {final.name} in {self.path} failed: {DISK_ERRORS[exc.errno]}; free space and run again (nothing was switched).") from None
             raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return final
+        return Built(final, damage)
 
-    def _ensure_stored(self, formula: FormulaLayout, export: Exporter) -> None:
+    def _unused_name(self, release: str) -> Path:
+        generation = 1
+        while (self.releases / f"{release}.{generation}").exists() or (self.releases / f"{release}.{generation}.json").exists():
+            generation += 1
+        return self.releases / f"{release}.{generation}"
+
+    def _ensure_stored(self, formula: FormulaLayout, export: Exporter, check: TreeCheck | None = None) -> None:
         entry = self.store / formula.commit
         if entry.is_dir():
-            return
+            damage = check.store_entry(formula.source, formula.commit, entry) if check else None
+            if not damage:
+                return
+            log.warning("The stored export of %s %s differs from git (%s); exporting it again from the mirror.", formula.name, formula.ref, damage.summary())
+            _discard(entry)
         self.store.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{formula.commit}-", dir=self.store))
         try:
@@ -312,6 +341,12 @@ class Vendor:
 
     # -- cleaning --
 
+    def discard_release(self, release: str) -> None:
+        """Remove a release no saltenv serves (its record first, so it is never taken for complete)."""
+        if release not in self.served_ids() and (self.releases / release).is_dir():
+            (self.releases / f"{release}.json").unlink(missing_ok=True)
+            _discard(self.releases / release)
+
     def collect_garbage(self) -> list[str]:
         """Keep the newest ``keep_releases`` releases and the current one; drop the rest and unused store entries."""
         history = self.history()
@@ -344,6 +379,13 @@ class Vendor:
         for orphan in self.releases.glob("*.json") if self.releases.is_dir() else []:
             if not (self.releases / orphan.stem).is_dir():
                 orphan.unlink(missing_ok=True)
+
+
+def _discard(path: Path) -> None:
+    """Move a directory out of the way with one rename, then remove it (a crash leaves only a leftover)."""
+    aside = path.with_name(f".tmp-discarded-{path.name}-{time.monotonic_ns()}")
+    os.rename(path, aside)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _formula_records(plan: LayoutPlan) -> dict[str, dict[str, Any]]:

@@ -63,7 +63,7 @@ def build(root: Path, generated: dict[str, list[tuple[str, str, str]]]) -> tuple
     plan = LayoutPlan(release_id([A, B]), (A, B))
     vendor = Vendor(root)
     try:
-        return vendor, plan, vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "")
+        return vendor, plan, vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "").path
     except LayoutError:
         return vendor, plan, None
 

@@ -120,6 +120,24 @@ def test_minion_loads_the_formulas_modules_after_sync_all(first_install, salt_cl
     assert ret["result"] is True and ret["comment"] == "common_marker is loaded"
 
 
+def test_status_reports_an_edited_served_file_and_install_pinned_restores_it(first_install, salt_run_cli, salt_cli, salt_minion, project_dir):
+    """An in-place edit of a served file (a hard link into the store) is drift against git; a pinned install rebuilds from the mirror."""
+    served = project_dir / "vendor" / "_root" / "nginx" / "init.sls"
+    original = served.read_text()
+    served.write_text(original.replace("shaker_example_nginx", "edited_by_hand"))
+
+    status, _ = runner_output(salt_run_cli.run("shaker.status"))
+    assert status["tree"]["edited"] == ["nginx/init.sls"] and status["in_sync"] is False, status
+
+    report, _ = runner_output(salt_run_cli.run("shaker.install_pinned"))
+    assert report["repaired"]["edited"] == ["nginx/init.sls"] and report["published"] is True, report
+    assert served.read_text() == original
+    status, _ = runner_output(salt_run_cli.run("shaker.status"))
+    assert status["in_sync"] is True and status["tree"]["edited"] == [], status
+    applied = salt_cli.run("state.apply", "nginx", minion_tgt=salt_minion.id)
+    assert "shaker_example_nginx" in {ret["__id__"] for ret in applied.data.values()}, applied
+
+
 def test_update_moves_one_formula_and_minion_sees_it_without_restart(
     first_install, salt_master, salt_run_cli, salt_cli, salt_minion, example_forge, project_dir, event_listener
 ):

@@ -68,6 +68,22 @@ def test_apply_again_changes_nothing(salt_cli, salt_minion, minion_project_dir):
     assert ret["result"] is True and ret["changes"] == {}
 
 
+def test_a_served_file_edited_by_hand_is_predicted_then_rebuilt_from_git(salt_cli, salt_minion, minion_project_dir):
+    served = minion_project_dir / "vendor" / "_root" / "users" / "init.sls"
+    original = served.read_text()
+    served.write_text(original + "# edited by hand\n")
+
+    result, ret = _apply(salt_cli, salt_minion, "test=True")
+    assert ret["result"] is None and ret["changes"] == {"repaired": {"edited": ["users/init.sls"]}}, ret
+    assert ret["comment"].startswith("Would rebuild release ") and served.read_text() != original
+
+    result, ret = _apply(salt_cli, salt_minion)
+    assert ret["result"] is True and ret["changes"] == {"repaired": {"edited": ["users/init.sls"]}}, ret
+    assert ret["comment"].startswith("Rebuilt release ") and served.read_text() == original
+    result, ret = _apply(salt_cli, salt_minion)
+    assert ret["changes"] == {}, ret
+
+
 def test_a_bad_dependency_fails_with_the_message_and_writes_nothing(salt_cli, salt_minion, tmp_path):
     project = tmp_path / "bad-project"
     project.mkdir()
