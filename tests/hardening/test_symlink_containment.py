@@ -75,6 +75,6 @@ def refusal(root: Path, generated: dict) -> str:
     plan = LayoutPlan(release_id([A, B]), (A, B))
     vendor = Vendor(root)
     with pytest.raises(LayoutError) as caught:
-        vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "").path
+        vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "")
     assert not (vendor.releases / plan.release_id).exists() and not list(vendor.path.glob(".staging-*"))
     return str(caught.value)
