@@ -95,9 +95,9 @@ def _deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
 
 def record_deploy(settings: Settings, started: float, report: Report) -> None:
     """Write the deploy record of a run (success or failure) and send what ``notify`` asks for."""
-    if not settings.root.is_dir():
-        return
     vendor = vendor_for(settings).path
+    if not settings.root.is_dir() or (not report.get("published") and not os.access(vendor if vendor.is_dir() else settings.root, os.W_OK)):
+        return  # a read-only project that nothing was written to: no record to keep
     record = {
         "command": report.get("command"),
         "trigger": settings.trigger,
@@ -656,6 +656,7 @@ def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progre
         progress=progress,
         allowed_sources=settings.allowed_sources,
         max_manifest_bytes=settings.max_manifest_bytes,
+        stale_ok=settings.simulate,
     )
 
 

@@ -24,6 +24,14 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+def make_temp_dir(prefix: str, parent: Path) -> Path:
+    """``tempfile.mkdtemp`` in ``parent``; a failure names ``parent`` (the place that cannot be written), not the random name."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(parent)) from None
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename inside ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)

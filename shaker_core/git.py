@@ -154,7 +154,8 @@ class GitCache:
 
     ``fetch_policy`` is ``always`` (fetch each mirror once per run, for commands
     that look for new versions) or ``missing`` (fetch only when a needed commit
-    is absent). ``offline`` never touches the network.
+    is absent). ``offline`` never touches the network. ``stale_ok`` reads a
+    read-only cache as it is, with a warning, instead of failing to fetch.
     """
 
     def __init__(
@@ -169,8 +170,10 @@ class GitCache:
         progress: Callable[[str, int, int], None] | None = None,
         allowed_sources: tuple[str, ...] = (),
         max_manifest_bytes: int = DEFAULT_MAX_BYTES,
+        stale_ok: bool = False,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.stale_ok = stale_ok  # a command that writes nothing reads a read-only cache as it is, instead of failing
         self.max_manifest_bytes = max_manifest_bytes
         self.allowed_sources = allowed_sources
         self.credentials = credentials or Credentials()
@@ -183,6 +186,7 @@ class GitCache:
         self._lock = threading.Lock()
         self._repos: dict[str, pygit2.Repository] = {}
         self._checked: set[str] = set()
+        self._cache_read_only: bool | None = None
         self.fetched: list[str] = []
         _set_timeouts(timeout)
 
@@ -202,8 +206,22 @@ class GitCache:
     # -- mirrors --
 
     def mirror_path(self, url: str) -> Path:
-        """Where the mirror of ``url`` lives: a readable slug plus a hash of the credential-free URL."""
-        return self.cache_dir / mirror_name(url)
+        """Where the mirror of ``url`` lives: a readable slug plus a hash of the credential-free URL.
+
+        Only a real directory (or nothing) is accepted there: a symlink is never followed,
+        since a fetch would rewrite the refs of whatever repository it points at.
+        """
+        path = self.cache_dir / mirror_name(url)
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return path
+        if stat.S_ISLNK(mode):
+            raise LayoutError(f"The cached mirror {path} is a symlink; salt-shaker never follows one (a fetch would rewrite the repository it points at): "
+                              "remove the link and run again.")
+        if not stat.S_ISDIR(mode):
+            raise LayoutError(f"The cached mirror {path} is not a directory; remove it and run again (salt-shaker fetches the mirror afresh).")
+        return path
 
     def prefetch(self, urls: Iterable[str]) -> None:
         """Start fetching, in the background (bounded pool), every URL the fetch policy says to fetch."""
@@ -274,6 +292,11 @@ class GitCache:
             if not path.exists():
                 raise GitError(f"{_describe(url)} is not in the cache and --offline forbids fetching it; run once without --offline.", url=redact(url))
             return
+        if self.stale_ok and self._read_only():
+            if not path.exists():
+                raise GitError(f"{_describe(url)} is not in the cache, and cache_dir {self.cache_dir} is read-only; "
+                               "point cache_dir at a writable place.", url=redact(url))
+            return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with _flock(path.with_name(path.name + ".lock")):
             with self._lock:
@@ -287,6 +310,15 @@ class GitCache:
         with self._lock:
             self._repos.pop(url, None)
             self.fetched.append(url)
+
+    def _read_only(self) -> bool:
+        """Whether the cache exists but cannot be written (a read-only project): mirrors are then read as cached, once warned."""
+        with self._lock:
+            if self._cache_read_only is None:
+                self._cache_read_only = self.cache_dir.is_dir() and not os.access(self.cache_dir, os.W_OK)
+                if self._cache_read_only:
+                    log.warning("cache_dir %s is read-only: using the mirrors as cached, without fetching (tags may be stale).", self.cache_dir)
+            return self._cache_read_only
 
     def _usable(self, path: Path) -> bool:
         repo = None
@@ -457,7 +489,7 @@ class GitCache:
         """:meth:`tree_entries`, or None when no cached mirror holds the commit (nothing is fetched)."""
         try:
             return self.tree_entries(url, commit) if self.has_commit(url, commit) else None
-        except GitError:
+        except (GitError, LayoutError):  # no usable mirror (a symlink or a file where it should be): reported as unverified
             return None
 
     def _tree(self, url: str, commit: str) -> pygit2.Tree:

@@ -21,13 +21,12 @@ import logging
 import os
 import posixpath
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .atomic import fsync_dir, write_atomic
+from .atomic import fsync_dir, make_temp_dir, write_atomic
 from .containment import check_release, check_stored_tree
 from .errors import LayoutError, LockHeldError
 from .verify import TreeCheck, TreeDiff
@@ -38,6 +37,7 @@ LAYOUT_VERSION = "1"
 # Write failures that are the machine's state, not a bug: reported as a LayoutError, never a traceback.
 # (CPython ignores SIGXFSZ, so a file over RLIMIT_FSIZE fails its write with EFBIG instead of killing the process.)
 DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up", errno.EFBIG: "a file is over the file size limit (ulimit -f)"}
+READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
 ROOT_LINK = "_root"
 PROJECT_LINK = "_project"
 
@@ -210,17 +210,19 @@ class Vendor:
         damaged release is rebuilt beside it as ``<id>.<n>`` (a served directory cannot
         be replaced in place atomically; switching ``_root`` to the new one is).
         """
-        final = self.releases / plan.release_id
         damage = None
-        if final.is_dir() and (info := self.release_info(plan.release_id)) is not None:
-            damage = check.release(final, info.formulas) if check else None
-            if not damage:
-                return Built(final, None)
-            final = self._unused_name(plan.release_id)
+        for candidate in self._built_as(plan.release_id):
+            if (info := self.release_info(candidate.name)) is None:
+                continue  # a leftover without its record: rebuilt below
+            found = check.release(candidate, info.formulas) if check else None
+            if not found:
+                return Built(candidate, None)
+            damage = damage or found
+        final = self._unused_name(plan.release_id) if damage else self.releases / plan.release_id
         self.releases.mkdir(parents=True, exist_ok=True)
         for formula in plan.formulas:
             self._ensure_stored(formula, export, check)
-        staging = Path(tempfile.mkdtemp(prefix=f".staging-{plan.release_id}-", dir=self.path))
+        staging = make_temp_dir(f".staging-{plan.release_id}-", self.path)
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             _assemble(staging, plan, self.store)
@@ -238,6 +240,11 @@ class Vendor:
             shutil.rmtree(staging, ignore_errors=True)
         return Built(final, damage)
 
+    def _built_as(self, release: str) -> list[Path]:
+        """The directories that hold release ``release`` (``<id>`` and rebuilt ``<id>.<n>``), the served one first."""
+        found = [path for path in (self.releases / release, *self.releases.glob(f"{release}.*")) if path.is_dir()]
+        return sorted(found, key=lambda path: (path.name != self.current_id(), path.name))
+
     def _unused_name(self, release: str) -> Path:
         generation = 1
         while (self.releases / f"{release}.{generation}").exists() or (self.releases / f"{release}.{generation}.json").exists():
@@ -253,7 +260,7 @@ class Vendor:
             log.warning("The stored export of %s %s differs from git (%s); exporting it again from the mirror.", formula.name, formula.ref, damage.summary())
             _discard(entry)
         self.store.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{formula.commit}-", dir=self.store))
+        staging = make_temp_dir(f".tmp-{formula.commit}-", self.store)
         try:
             os.rmdir(staging)
             export(formula.source, formula.commit, staging)
@@ -296,7 +303,7 @@ class Vendor:
         target = projects / commit
         if not target.is_dir():
             projects.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".tmp-{commit}-", dir=projects))
+            staging = make_temp_dir(f".tmp-{commit}-", projects)
             try:
                 os.rmdir(staging)
                 export(staging)
@@ -468,12 +475,21 @@ class _WriterLock:
         self._handle: Any = None
 
     def __enter__(self) -> _WriterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+")
+            mode = fcntl.LOCK_EX
+        except OSError as exc:
+            if exc.errno not in READ_ONLY_ERRORS:
+                raise
+            # a read-only project: a run with nothing to write proceeds under a shared lock; its first write fails naming the path
+            if not self.path.exists():
+                return self
+            handle, mode = open(self.path), fcntl.LOCK_SH
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -483,10 +499,11 @@ class _WriterLock:
                         f"Another salt-shaker run{holder} has held {self.path} for over {self.timeout:g} s; wait for it to finish or raise the 'lock_timeout' setting."
                     ) from None
                 time.sleep(self.poll)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        if mode == fcntl.LOCK_EX:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
         self._handle = handle
         return self
 

@@ -4,10 +4,12 @@ directory is a sentence, not an internal error. Real command line, a project ser
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from hardkit import served_release
+from hardkit import assert_unchanged, disk_state, release_app, served_release
 from helpers.run import shaker
 
 LOCK = "formula-requirements.txt"
@@ -68,8 +70,6 @@ def test_a_user_file_that_is_not_a_regular_file_is_refused(published: Path, case
 
 def _file_at(path: Path) -> None:
     if path.is_dir():
-        import shutil
-
         shutil.rmtree(path)
     path.write_text("in the way\n")
 
@@ -85,8 +85,6 @@ MISTAKES = {  # what a user put where salt-shaker needs something else: a senten
 
 @pytest.mark.parametrize("case_id", list(MISTAKES))
 def test_a_path_of_the_wrong_type_is_a_sentence_not_an_internal_error(published: Path, small_forge, case_id: str) -> None:
-    from hardkit import release_app
-
     make, argv, named = MISTAKES[case_id]
     release_app(small_forge, "v1.1.0")  # so that install has work to do
     make(published)
@@ -96,3 +94,40 @@ def test_a_path_of_the_wrong_type_is_a_sentence_not_an_internal_error(published:
     assert result.code == 6, result
     assert result.out == "" and "Traceback" not in result.err and len(result.err.splitlines()) == 1, result
     assert result.err.startswith("salt-shaker: Cannot use ") and named in result.err, result
+
+
+def _app_mirror(cache: Path) -> Path:
+    return next(p for p in cache.iterdir() if p.name.startswith("org-app-formula-") and p.name.endswith(".git"))
+
+
+@pytest.mark.parametrize("command", ["install", "install-pinned-versions", "check"])
+@pytest.mark.parametrize("kind", ["a symlink to another repository", "a file"])
+def test_a_cached_mirror_that_is_not_a_directory_is_refused_and_never_followed(published: Path, small_forge, tmp_path: Path, kind: str, command: str) -> None:
+    """A symlinked mirror was once followed: a fetch rewrote the refs of the repository it pointed at."""
+    release_app(small_forge, "v1.1.0")
+    mirror = _app_mirror(tmp_path / "cache")
+    elsewhere = tmp_path / "someone-elses.git"
+    shutil.move(str(mirror), elsewhere)
+    if kind == "a file":
+        mirror.write_text("not a repository\n")
+    else:
+        mirror.symlink_to(elsewhere)
+    refs_before = _refs(elsewhere)
+    before = disk_state(published)
+
+    result = shaker(command, cwd=published, timeout=60)
+
+    assert result.code == 6, result
+    if kind == "a file":
+        expected = f"The cached mirror {mirror} is not a directory; remove it and run again (salt-shaker fetches the mirror afresh)."
+    else:
+        expected = (f"The cached mirror {mirror} is a symlink; salt-shaker never follows one (a fetch would rewrite the repository it points at): "
+                    "remove the link and run again.")
+    assert (result.out, result.err) == ("", f"salt-shaker: {expected}\n"), result
+    assert _refs(elsewhere) == refs_before
+    assert_unchanged(before, disk_state(published), kind)
+
+
+def _refs(repository: Path) -> dict[str, str]:
+    listing = subprocess.run(["git", "--git-dir", str(repository), "show-ref"], capture_output=True, text=True, check=True).stdout
+    return dict(reversed(line.split()) for line in listing.splitlines())
