@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Mapping
 from . import faults, formula_file, insight, interrupts, lockfile, notify, records
 from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
 from .git import Credentials, GitCache, hash_file
-from .layout import FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
+from .layout import ROOT_LINK, FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest, Requirement, manifest_from_document, parse_manifest
 from .resolver import Resolution, resolve
@@ -139,6 +139,9 @@ def status(settings: Settings) -> Report:
         # A mistyped root_dir must not read as "a project with nothing served".
         raise UsageError(f"root_dir {settings.root} does not exist; pass the project directory that holds metadata.yml and formula-requirements.txt.")
     vendor = vendor_for(settings)
+    if settings.saltenv and (vendor.path / ROOT_LINK).is_symlink():
+        raise UsageError(f"saltenv '{settings.saltenv}' was given, but {vendor.path / ROOT_LINK} serves one environment (a link to a release); "
+                         "drop --saltenv (or the saltenv setting).")
     lock = lockfile.read(settings.lock_path)
     release = vendor.current_id()
     served = records_by_name(vendor.release_info(release) if release else None)
@@ -220,6 +223,10 @@ def _for_saltenv(project: Manifest, settings: Settings) -> Manifest:
     if project.environments and not settings.saltenv:
         known = ", ".join(sorted(project.environments))
         raise UsageError(f"{settings.manifest_path.name} declares environments ({known}); name one with saltenv (--saltenv).")
+    if settings.saltenv and not project.environments:
+        # without this, vendor/_root would become a directory of saltenv links the master does not expect
+        raise UsageError(f"saltenv '{settings.saltenv}' was given, but {settings.manifest_path.name} declares no 'environments:'; "
+                         "drop --saltenv (or the saltenv setting), or declare the environment under 'environments:'.")
     return project.for_saltenv(settings.saltenv)
 
 

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ LAYOUT_VERSION = "1"
 DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up", errno.EFBIG: "a file is over the file size limit (ulimit -f)"}
 READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
 ROOT_LINK = "_root"
+RELEASE_NAME = re.compile(r"[0-9a-f]{16}(\.[0-9]+)?")  # a release id, or a rebuilt <id>.<n>
 PROJECT_LINK = "_project"
 
 Exporter = Callable[[str, str, Path], Any]
@@ -172,12 +174,17 @@ class Vendor:
     # -- reading --
 
     def current_id(self) -> str | None:
-        """The id of the release ``_root`` points at, or None."""
+        """The id of the release ``_root`` points at, or None; a link salt-shaker did not make is an error naming its target."""
         try:
             target = os.readlink(self.root_link)
         except OSError:
             return None
-        return Path(target).name
+        parts = posixpath.normpath(target).split("/")
+        expected = ["..", "releases"] if self.saltenv else ["releases"]
+        if parts[:-1] != expected or not RELEASE_NAME.fullmatch(parts[-1]):
+            raise LayoutError(f"{self.root_link} points at {target}, outside {self.releases}; salt-shaker did not make that link: "
+                              "remove it, then run install-pinned-versions to serve the locked release.")
+        return parts[-1]
 
     def served_ids(self) -> set[str]:
         """Every release some ``_root`` link points at (all saltenvs)."""

@@ -408,6 +408,18 @@ DEPENDENCY_CASES = {  # the project also depends on a hostile formula (v1.0.0): 
 }
 
 
+NO_ENVIRONMENTS = ("saltenv 'dev' was given, but metadata.yml declares no 'environments:'; "
+                   "drop --saltenv (or the saltenv setting), or declare the environment under 'environments:'.")
+ARGV_CASES = {  # command lines the project does not fit, exit 2
+    "--saltenv on a project without environments": (("--saltenv", "dev", "install"), NO_ENVIRONMENTS),
+    "--saltenv update on a project without environments": (("--saltenv", "dev", "update", APP), NO_ENVIRONMENTS),
+    "--saltenv status on a one-environment root": (
+        ("--saltenv", "dev", "status"),
+        "saltenv 'dev' was given, but <ROOT>/vendor/_root serves one environment (a link to a release); drop --saltenv (or the saltenv setting).",
+    ),
+}
+
+
 def all_cases() -> dict[str, Case]:
     cases = {f"metadata: {k}": Case(f"metadata: {k}", c.kind, c.data, c.code, c.message, c.argv, c.secret) for k, c in METADATA_CASES.items()}
     for key, (text, message) in LOCK_CASES.items():
@@ -420,6 +432,9 @@ def all_cases() -> dict[str, Case]:
         cases[f"allowed_sources: {key}"] = Case(f"allowed_sources: {key}", "allowed", source, 5, message)
     for key, (code, message) in DEPENDENCY_CASES.items():
         cases[f"formula: {key}"] = Case(f"formula: {key}", "dependency", f"org/{key}-formula", code, message)
+    for key, (argv, message) in ARGV_CASES.items():
+        cases[f"argv: {key}"] = Case(f"argv: {key}", "argv", None, 2, message, argv)
+    cases["settings: saltenv without environments"] = Case("settings: saltenv without environments", "settings", {"saltenv": "dev"}, 2, NO_ENVIRONMENTS)
     return cases
 
 

@@ -131,3 +131,20 @@ def test_a_cached_mirror_that_is_not_a_directory_is_refused_and_never_followed(p
 def _refs(repository: Path) -> dict[str, str]:
     listing = subprocess.run(["git", "--git-dir", str(repository), "show-ref"], capture_output=True, text=True, check=True).stdout
     return dict(reversed(line.split()) for line in listing.splitlines())
+
+
+@pytest.mark.parametrize("target", ["/etc", "releases/../../../etc", "store/0123456789abcdef"])
+@pytest.mark.parametrize("command", ["status", "install-pinned-versions", "install"])
+def test_a_root_link_outside_the_releases_is_named_as_such(published: Path, target: str, command: str) -> None:
+    root = published / "vendor" / "_root"
+    root.unlink()
+    root.symlink_to(target)
+    before = disk_state(published)
+
+    result = shaker(command, cwd=published, timeout=60)
+
+    assert result.code == 6, result
+    assert (result.out, result.err) == ("", f"salt-shaker: {root} points at {target}, outside {published}/vendor/releases; salt-shaker did not make that link: "
+                                            "remove it, then run install-pinned-versions to serve the locked release.\n"), result
+    assert os.readlink(root) == target
+    assert_unchanged(before, disk_state(published), target)
