@@ -9,23 +9,14 @@ non-zero ``retcode``), because ``salt-run`` otherwise exits 0.
 import logging
 import threading
 
+import salt.version
+
+from shaker_core.saltface import load as _load
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "shaker"
-
-try:
-    from shaker_core import adapter
-    from shaker_core.errors import ShakerError
-
-    _IMPORT_ERROR = None
-except ImportError as exc:  # reported by __virtual__
-    _IMPORT_ERROR = exc
-
-
-def __virtual__():
-    if _IMPORT_ERROR is not None:
-        return False, f"salt-shaker cannot load: {_IMPORT_ERROR}; install it with `salt-pip install salt-shaker`."
-    return adapter.loadable(__virtualname__)
+adapter, __virtual__ = _load(__virtualname__)
 
 
 def install(root_dir=None, simulate=False, **kwargs):
@@ -190,19 +181,14 @@ def resume(root_dir=None, **kwargs):
     return _run("resume", root_dir, False, kwargs)
 
 
-def _salt_version():
-    import salt.version
-
-    return salt.version.__version__
-
 
 def _run(command, root_dir, simulate, kwargs, **arguments):
     arguments_in = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments_in.update(root_dir=root_dir, simulate=simulate or None, salt_version=_salt_version())
+    arguments_in.update(root_dir=root_dir, simulate=simulate or None, salt_version=salt.version.__version__)
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), None, arguments_in, trigger="runner")
         report = adapter.run(command, settings, progress=_progress(), **arguments)
-    except ShakerError as exc:
+    except adapter.ShakerError as exc:
         result = exc.failure(command)
         _fire("shaker/install/failed", {**result, "root_dir": root_dir or (__opts__.get("shaker") or {}).get("root_dir")})
         return result

@@ -15,23 +15,14 @@ then the state's arguments; later wins.
 """
 import logging
 
+import salt.version
+
+from shaker_core.saltface import load as _load
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "shaker"
-
-try:
-    from shaker_core import adapter, api
-    from shaker_core.errors import ShakerError
-
-    _IMPORT_ERROR = None
-except ImportError as exc:  # reported by __virtual__
-    _IMPORT_ERROR = exc
-
-
-def __virtual__():
-    if _IMPORT_ERROR is not None:
-        return False, f"salt-shaker cannot load: {_IMPORT_ERROR}; install it with `salt-pip install salt-shaker`."
-    return adapter.loadable(__virtualname__)
+adapter, __virtual__ = _load(__virtualname__)
 
 
 def pinned(name, dependencies=None, remote_check=False, update=False, saltenv=None, **kwargs):
@@ -48,31 +39,21 @@ def pinned(name, dependencies=None, remote_check=False, update=False, saltenv=No
     arguments = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     # saltenv is one of Salt's runtime keywords: Salt hands it to a state function only
     # when the function names it in its signature, never through **kwargs.
-    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=_salt_version(), saltenv=saltenv)
+    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=salt.version.__version__, saltenv=saltenv)
     try:
         settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state")
-        project = api.project_from_dependencies(dependencies, settings) if dependencies is not None else None
-        report = adapter.run("sync", settings, project=project, update=update)
-    except ShakerError as exc:
+        report = adapter.run("sync", settings, dependencies=dependencies, update=update)
+    except adapter.ShakerError as exc:
         ret["comment"] = exc.message
         return ret
     changes = adapter.state_changes(report)
     ret["comment"] = _comment(changes, report, test)
     if report.get("warnings"):
         ret["warnings"] = list(report["warnings"])
-    if test:
-        ret["result"] = None if changes else True
-        ret["changes"] = changes
-        return ret
-    ret["result"] = True
+    ret["result"] = None if test and changes else True
     ret["changes"] = changes
     return ret
 
-
-def _salt_version():
-    import salt.version
-
-    return salt.version.__version__
 
 
 def _comment(changes, report, test):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from . import api, gitops
-from .errors import ConfigError, filesystem_mistakes
+from .errors import ConfigError, ShakerError, filesystem_mistakes
 from .settings import Settings
 
 SETTING_NAMES = (frozenset(Settings.__dataclass_fields__) | {"project"}) - {"trigger", "project_commit"}
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "suspend": gitops.suspend,
     "resume": gitops.resume,
 }
+__all__ = ["COMMANDS", "ShakerError", "loadable", "names_argument", "run", "settings_from", "state_changes"]
 _NO_PROGRESS = frozenset({"status", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 
@@ -61,10 +62,12 @@ def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigge
     return Settings.from_mapping(merged, origin="shaker settings", origins=origins)
 
 
-def run(command: str, settings: Settings, progress: api.Progress | None = None, **arguments: Any) -> api.Report:
-    """Call one use case by name."""
+def run(command: str, settings: Settings, progress: api.Progress | None = None, dependencies: list[Any] | None = None, **arguments: Any) -> api.Report:
+    """Call one use case by name; ``dependencies`` (the state's argument) stands for the project's metadata.yml."""
     function = COMMANDS[command]
     with filesystem_mistakes():
+        if dependencies is not None:
+            arguments["project"] = api.project_from_dependencies(dependencies, settings)
         if command in _NO_PROGRESS:
             return function(settings, **arguments)
         return function(settings, progress=progress, **arguments)

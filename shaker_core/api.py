@@ -12,21 +12,19 @@ import os
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from . import faults, formula_file, insight, interrupts, lockfile, notify, records
-from .errors import GitError, LayoutError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
-from .git import Credentials, GitCache, hash_file
-from .layout import ROOT_LINK, FormulaTree, LayoutPlan, Vendor, plan_release, records_by_name
+from . import insight, lockfile, notify, publishing, records
+from .errors import GitError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
+from .git import Credentials, GitCache
+from .layout import ROOT_LINK, Vendor, records_by_name
 from .lockfile import LockEntry, LockFile
-from .manifest import Manifest, Requirement, manifest_from_document, parse_manifest
+from .manifest import Manifest, manifest_from_document, parse_manifest
+from .plan import report_of, with_repair
 from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
 from .userfiles import read_user_file
-from .verify import TreeCheck, TreeDiff
-from .versions import parse_tag
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +144,7 @@ def status(settings: Settings) -> Report:
     release = vendor.current_id()
     served = records_by_name(vendor.release_info(release) if release else None)
     with git_cache(replace(settings, offline=True), "missing") as cache:
-        tree = _served_damage(vendor, release, tree_check(cache))
+        tree = publishing.served_damage(vendor, release, publishing.tree_check(cache))
     pinned = {e.name: {"ref": e.ref, "commit": e.commit} for e in lock.entries}
     differences = {
         name: {"pinned": pinned.get(name), "served": _ref_commit(served.get(name))}
@@ -174,7 +172,7 @@ def outdated(settings: Settings, progress: Progress | None = None, project: Mani
     lock = lockfile.read(settings.lock_path)
     with _session(replace(settings, simulate=True), "always", progress) as (cache, _):
         wanted = _resolve(project, cache, settings, None)
-        tags = {e.name: cache.versions(_source_of(e, settings)) for e in lock.entries if e.kind == "tag"}
+        tags = {e.name: cache.versions(settings.source_of(e)) for e in lock.entries if e.kind == "tag"}
     rows = insight.outdated(lock, wanted, tags)
     return {"command": "outdated", "success": True, "root_dir": str(settings.root), "formulas": rows,
             "pending": any(row["outdated"] for row in rows)}
@@ -266,7 +264,7 @@ def _moved_tags(old: LockFile, new: LockFile, settings: Settings) -> list[str]:
     for entry in new.entries:
         locked = before.get(entry.name)
         if (locked is None or entry.kind != "tag" or locked.kind != "tag" or locked.ref != entry.ref or not locked.commit
-                or locked.commit == entry.commit or _source_of(locked, settings) != _source_of(entry, settings)):
+                or locked.commit == entry.commit or settings.source_of(locked) != settings.source_of(entry)):
             continue
         if not settings.remote_check:
             raise GitError(
@@ -286,14 +284,14 @@ def _targeted_resolve(project: Manifest, cache: GitCache, settings: Settings, pr
     picked from what its source has now, as a full ``install`` would. When the cached tags cannot
     satisfy the new constraints at all, every locked mirror is fetched and the resolution runs again.
     """
-    fresh = {_source_of(e, settings) for e in old.entries if e.name in names}
+    fresh = {settings.source_of(e) for e in old.entries if e.name in names}
     cache.refresh(sorted(fresh))
     try:
         resolution = _resolve(project, cache, settings, preferred, fresh)
     except ResolutionError as exc:
         if isinstance(exc, LimitExceeded):
             raise
-        cache.refresh(_source_of(e, settings) for e in old.entries)
+        cache.refresh(settings.source_of(e) for e in old.entries)
         resolution = _resolve(project, cache, settings, preferred)
     locked = {(e.name, e.ref) for e in old.entries}
     for _ in range(10):
@@ -309,7 +307,7 @@ def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: 
              fresh: set[str] | None = None) -> Resolution:
     if len({r.name for r in project.requirements if r.name != project.name}) > settings.max_formulas:  # before a single fetch starts
         raise LimitExceeded(f"The dependency graph names more than {settings.max_formulas} formulas; raise the 'max_formulas' setting if that is intended.")
-    cache.prefetch(_source_of(r, settings) for r in project.requirements)
+    cache.prefetch(settings.source_of(r) for r in project.requirements)
     return resolve(
         project,
         _PrefetchingIndex(cache, settings, fresh),
@@ -373,7 +371,7 @@ class _PrefetchingIndex:
 
     def manifest_at(self, source: str, commit: str) -> Manifest:
         manifest = self.cache.manifest_at(source, commit)
-        children = [_source_of(r, self.settings) for r in manifest.requirements]
+        children = [self.settings.source_of(r) for r in manifest.requirements]
         if self.fresh is not None and source in self.fresh:
             self.fresh.update(children)
             self.cache.refresh(children)
@@ -382,16 +380,12 @@ class _PrefetchingIndex:
         return manifest
 
 
-def _source_of(requirement: Requirement | LockEntry, settings: Settings) -> str:
-    return requirement.source or settings.default_source(requirement.name)
-
-
 # -- pinned installs --
 
 
 def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[LockFile, list[str]]:
-    with_commit = [(_source_of(e, settings), e.commit) for e in old.entries if e.commit]
-    cache.refresh(_source_of(e, settings) for e in old.entries if not e.commit or settings.remote_check)
+    with_commit = [(settings.source_of(e), e.commit) for e in old.entries if e.commit]
+    cache.refresh(settings.source_of(e) for e in old.entries if not e.commit or settings.remote_check)
     cache.ensure_commits((source, commit) for source, commit in with_commit if commit)
     entries: list[LockEntry] = []
     warnings: list[str] = []
@@ -401,7 +395,7 @@ def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[Lo
 
 
 def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> LockEntry:
-    source = _source_of(entry, settings)
+    source = settings.source_of(entry)
     if entry.kind == "rev":
         cache.ensure_commits([(source, entry.ref)])
         return LockEntry(entry.name, entry.ref, entry.ref, entry.source)
@@ -430,186 +424,13 @@ def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warning
 
 
 def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> Report:
-    lock_text = lockfile.render(new, settings.default_source)
-    # a pinned install rewrites the lock only when what it pins moved, never for its formatting
-    lock_changed = new != old if command == "install_pinned" else _lock_changed(settings.lock_path, lock_text)
-    # the warm path: a pinned install with nothing to do resolves and exports nothing; it only checks the served files against git
-    if command == "install_pinned" and not lock_changed and _already_served(settings, vendor, old, new):
-        current = vendor.current_id()
-        damage = _served_damage(vendor, current, tree_check(cache))
-        if not damage:
-            return {**_report(command, settings, old, new, current, False, warnings), "served_changes": {}, "previous_release": current}
-        repaired: dict[str, Any] | None = damage.as_dict()  # the build below rebuilds it beside the damaged one
-    else:
-        repaired = None
-    cache.ensure_commits((_source_of(e, settings), e.commit) for e in new.entries if e.commit)
-    tree_warnings: list[str] = []
-    plan = plan_release([_formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
-    warnings = [*warnings, *tree_warnings]
-    report = _report(command, settings, old, new, plan.release_id, lock_changed, [*warnings, *plan.warnings])
-    previous = vendor.current_id()
-    previous_info = vendor.release_info(previous) if previous else None
-    report["served_changes"] = _diff(records_by_name(previous_info), {e.name: e for e in new.entries})
-    report["repaired"] = repaired  # with simulate, what would be repaired
-    if settings.simulate:
-        return report
-    vendor.check_root_path()  # refuse a real directory at _root before the lock or a release is written
-    labels = {formula.commit: f"{formula.name} {formula.ref}" for formula in plan.formulas}
-    built = vendor.build(
-        plan, lambda source, commit, dest: cache.export(source, commit, dest, label=labels[commit], max_bytes=settings.max_formula_bytes), lock_text,
-        tree_check(cache),
-    )
-    faults.point("after-build")
-    interrupts.raise_if_requested()
-    with interrupts.deferred():
-        _commit(settings, vendor, lock_text if lock_changed else None, previous, built.path.name)
-    faults.point("after-publish")
-    if built.repaired:
-        vendor.discard_release(plan.release_id)  # the damaged original: never a rollback target
-        repaired = built.repaired.as_dict()
-    vendor.collect_garbage()
-    report.update(
-        release=built.path.name,
-        repaired=repaired,
-        published=previous != built.path.name,
-        previous_release=previous,
-        module_dirs_changed=set(previous_info.module_dirs if previous_info else []) != set(plan.module_dirs)
-        or _module_formulas_changed(previous_info.formulas if previous_info else {}, plan)
-        or _touches_modules(repaired),
-    )
-    return report
-
-
-def _commit(settings: Settings, vendor: Vendor, lock_text: str | None, previous: str | None, release: str) -> None:
-    """Stage the lock, switch ``_root``, rename the lock; an interrupt between the steps undoes them all."""
-    staged = switched = False
-    try:
-        if lock_text is not None:
-            lockfile.stage(settings.lock_path, lock_text)
-            staged = True
-            faults.point("after-stage")
-            interrupts.raise_if_requested()
-        if previous != release:
-            vendor.switch(release)
-            switched = True
-            faults.point("after-switch")
-            interrupts.raise_if_requested()
-        if staged:
-            lockfile.commit_staged(settings.lock_path)
-    except interrupts.Interrupted:
-        if switched:
-            vendor.restore(previous)
-        if staged:
-            lockfile.drop_staged(settings.lock_path)
-        raise
-
-
-def tree_check(cache: GitCache) -> TreeCheck:
-    """Judges served trees and store entries against the cached mirrors (never fetching)."""
-    return TreeCheck(cache.readable_entries, hash_file)
-
-
-def _served_damage(vendor: Vendor, release: str | None, check: TreeCheck) -> TreeDiff:
-    info = vendor.release_info(release) if release else None
-    return check.release(vendor.releases / release, info.formulas) if release and info else TreeDiff()
-
-
-def _already_served(settings: Settings, vendor: Vendor, old: LockFile, new: LockFile) -> bool:
-    """Whether the lock is unchanged and ``_root`` already serves exactly it.
-
-    The release id is a function of what the lock pins, so there is nothing to plan, export or switch.
-    """
-    current = vendor.current_id()
-    info = vendor.release_info(current) if current else None
-    if info is None or new != old:
-        return False
-    served = {name: (rec.get("ref"), rec.get("commit"), rec.get("source")) for name, rec in info.formulas.items()}
-    return served == {e.name: (e.ref, e.commit, _source_of(e, settings)) for e in new.entries}
-
-
-def _formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> FormulaTree:
-    source = _source_of(entry, settings)
-    assert entry.commit is not None
-    manifest = cache.manifest_at(source, entry.commit)
-    warnings.extend(_version_warnings(entry, manifest, settings))
-    top = cache.list_top(source, entry.commit)
-    return FormulaTree(
-        name=entry.name,
-        ref=entry.ref,
-        commit=entry.commit,
-        source=source,
-        exports=manifest.exports_for(entry.name),
-        exports_declared=bool(manifest.exports),
-        top_dirs=frozenset(name for name, kind in top.items() if kind == "tree"),
-        top_files=frozenset(name for name, kind in top.items() if kind == "blob"),
-    )
-
-
-def _version_warnings(entry: LockEntry, manifest: Manifest, settings: Settings) -> list[str]:
-    """A FORMULA ``minimum_version`` newer than the running Salt, and a declared version that is not the tag."""
-    found = []
-    running = (settings.salt_version or formula_file.installed_salt_version()) if manifest.minimum_salt else None
-    if formula_file.salt_too_old(manifest.minimum_salt, running):
-        text = f"{entry.name} {entry.ref} needs Salt {manifest.minimum_salt} or newer (FORMULA minimum_version), and this is Salt {running}"
-        if settings.strict_minimum_version:
-            raise LayoutError(f"{text}; upgrade Salt or pin an older version of the formula.")
-        found.append(f"{text}; set strict_minimum_version to refuse it.")
-    declared = parse_tag(manifest.declared_version or "")
-    if declared is not None and entry.kind == "tag" and declared != parse_tag(entry.ref):
-        found.append(f"{entry.name}: tag {entry.ref} declares version {manifest.declared_version} in its FORMULA or metadata.yml.")
-    return found
-
-
-def _lock_changed(path: Path, text: str) -> bool:
-    try:
-        return path.read_text(encoding="utf-8") != text
-    except (FileNotFoundError, UnicodeDecodeError):
-        return True
-
-
-def _touches_modules(repaired: Mapping[str, list[str]] | None) -> bool:
-    """Whether a repair rewrote a file under a ``_<type>`` directory (minions then need a sync)."""
-    return bool(repaired) and any(path.startswith("_") for kind in ("edited", "added", "deleted") for path in repaired[kind])  # type: ignore[index]
-
-
-def _module_formulas_changed(previous: Mapping[str, Mapping[str, Any]], plan: LayoutPlan) -> bool:
-    for formula in plan.formulas:
-        if formula.module_dirs and previous.get(formula.name, {}).get("commit") != formula.commit:
-            return True
-    return any(record.get("module_dirs") and name not in {f.name for f in plan.formulas} for name, record in previous.items())
-
-
-def _report(command: str, settings: Settings, old: LockFile, new: LockFile, release: str | None, lock_changed: bool, warnings: list[str]) -> Report:
-    return {
-        "command": command,
-        "success": True,
-        "simulate": settings.simulate,
-        "root_dir": str(settings.root),
-        "saltenv": settings.saltenv,
-        "changes": diff_locks(old, new),
-        "lock_changed": lock_changed,
-        "release": release,
-        "repaired": None,
-        "published": False,
-        "previous_release": None,
-        "module_dirs_changed": False,
-        "formulas": {e.name: {"ref": e.ref, "commit": e.commit} for e in new.entries},
-        "warnings": warnings,
-    }
-
-
-def diff_locks(old: LockFile, new: LockFile) -> dict[str, dict[str, Any]]:
-    """``{name: {old: {ref, commit} | None, new: {ref, commit} | None}}`` for every formula that differs."""
-    return _diff(old.by_name(), new.by_name())
-
-
-def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    changes = {}
-    for name in sorted(set(before) | set(after)):
-        was, now = _ref_commit(before.get(name)), _ref_commit(after.get(name))
-        if was != now:
-            changes[name] = {"old": was, "new": now}
-    return changes
+    """Plan the publish of ``new``, then apply it unless simulating or nothing is to be built."""
+    plan = publishing.plan_for(command, settings, cache, vendor, old, new, warnings)
+    report = functools.partial(report_of, simulate=settings.simulate, root_dir=str(settings.root), saltenv=settings.saltenv)
+    if settings.simulate or plan.layout is None:
+        return report(plan)
+    release, repaired = publishing.apply(plan, settings, cache, vendor)
+    return report(with_repair(plan, repaired), published=release != plan.served_release, release=release)
 
 
 def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -632,23 +453,9 @@ def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -
         stack.enter_context(cache)
         if not settings.simulate:
             stack.enter_context(vendor.lock(settings.lock_timeout))
-            recover(settings, vendor)
+            publishing.recover(settings, vendor)
         yield cache, vendor
     log.info("done in %.2fs; fetched %d mirrors", time.monotonic() - started, len(cache.fetched))
-
-
-def recover(settings: Settings, vendor: Vendor) -> None:
-    """Finish or undo a publish that a crash cut between switching ``_root`` and renaming the lock (holds the writer lock)."""
-    staged = lockfile.staged_text(settings.lock_path)
-    if staged is None:
-        return
-    current = vendor.current_id()
-    served = vendor.release_info(current) if current else None
-    if served is not None and served.lock_text == staged:
-        lockfile.commit_staged(settings.lock_path)
-        log.warning("Finished the lock update of release %s that an interrupted run left behind.", current)
-    else:
-        lockfile.drop_staged(settings.lock_path)
 
 
 def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progress | None = None) -> GitCache:

@@ -211,7 +211,9 @@ def format_report(report: dict[str, Any]) -> list[str]:
         return list(report["lines"])
     if report["command"] == "outdated":
         return _format_outdated(report)
-    lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in report["changes"].items()]
+    # what moves in what the master serves; for check, what would move in the lock
+    changes = report["changes"] if report["command"] == "check" else report.get("served_changes", report["changes"])
+    lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in changes.items()]
     lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     repaired = report.get("repaired") or {}
     lines += [f"repaired: {path} ({kind} in the served tree; now as git holds it)" for kind in ("edited", "added", "deleted") for path in repaired.get(kind, [])]

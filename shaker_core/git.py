@@ -638,8 +638,17 @@ def hash_file(path: Path) -> str:
 
 
 def blob_size(repo: pygit2.Repository, oid: Any) -> int:
-    """The size of a blob, read from its object header without inflating it."""
-    return int(repo.odb.read_header(oid)[1])
+    """The size of a blob, read from its object header without inflating it.
+
+    Asked of each object-database backend (loose, packed) in turn: ``Odb.read_header``
+    itself only exists in pygit2 releases newer than the declared minimum.
+    """
+    for backend in repo.odb.backends:
+        try:
+            return int(backend.read_header(oid)[1])
+        except KeyError:  # not in this backend (pygit2's NotFoundError is a KeyError)
+            continue
+    raise pygit2.GitError(f"object {oid} is in no backend of the object database")
 
 
 def _blob_data(repo: pygit2.Repository, oid: Any) -> bytes:

@@ -89,9 +89,7 @@ def manifest_from_document(document: Any, path: str, *, root: bool = True) -> Ma
         return Manifest(path=path)
     if not isinstance(document, dict):
         raise ManifestError(f"{path} must be a mapping with 'dependencies:' and optional 'formula:' and 'exports:', not a {_type_name(document)}.")
-    warnings = [f"{path}: unknown key '{printable(str(key))}' is ignored." for key in document if key not in KNOWN_KEYS]
-    for warning in warnings:
-        log.warning(warning)
+    warnings = [f"{path}: unknown key '{printable(str(key))}' is ignored." for key in document if key not in KNOWN_KEYS]  # reported once, in the report
     overrides = _parse_list(document, "overrides", path)
     if overrides and not root:
         warnings.append(f"{path}: 'overrides' is ignored; only the project's metadata.yml can override.")

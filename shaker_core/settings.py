@@ -10,7 +10,7 @@ import math
 import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from packaging.version import InvalidVersion, Version
 
@@ -19,6 +19,16 @@ from .sources import DEFAULT_SOURCE_TEMPLATE, check_url, redact, url_for
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+class Named(Protocol):
+    """A requirement or a lock entry: a formula name and, maybe, its own source."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def source(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,10 @@ class Settings:
     def default_source(self, name: str) -> str:
         """The URL ``org/name`` maps to under ``source_template``."""
         return url_for(name, self.source_template)
+
+    def source_of(self, pinned: Named) -> str:
+        """Where a requirement or lock entry comes from: its own ``source``, else the template's URL."""
+        return pinned.source or self.default_source(pinned.name)
 
 
 def _flatten_project(mapping: Mapping[str, Any], origin: str) -> Mapping[str, Any]:

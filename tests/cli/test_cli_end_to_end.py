@@ -610,3 +610,33 @@ def test_json_on_a_conflict_carries_its_causes(template_forge: Forge, tmp_path: 
     assert (result.code, document["success"], document["error"]) == (4, False, "conflict"), result
     assert document["data"]["causes"] and all(isinstance(cause, str) for cause in document["data"]["causes"])
     assert "org/firewall-formula" in " ".join(document["data"]["causes"])
+
+
+def test_a_pinned_install_says_what_moves_in_what_is_served(forge: Forge, tmp_path: Path) -> None:
+    """The lock arrives from git pinning an older firewall than is served: --simulate and the real run both name the move, once."""
+    project = make_project(tmp_path / "project", forge.template, cache_dir=tmp_path / "cache")
+    ok(shaker("install", cwd=project))
+    served, older = read_lock(project)["org/firewall-formula"][1], forge["org/firewall-formula"].git("rev-parse", "v1.0.0^{commit}")
+    lock = (project / "formula-requirements.txt").read_text().replace(f"org/firewall-formula==v1.5.0 {served}", f"org/firewall-formula==v1.0.0 {older}")
+    (project / "formula-requirements.txt").write_text(lock)
+    move = f"org/firewall-formula: v1.5.0 ({served[:12]}) -> v1.0.0 ({older[:12]})"
+
+    simulated = ok(shaker("--simulate", "install-pinned-versions", cwd=project))
+    assert simulated.out.splitlines()[0] == move and simulated.out.startswith(move + "\nSimulated: would publish release "), simulated
+    as_json = ok(shaker("--simulate", "--json", "install-pinned-versions", cwd=project)).json()
+    assert as_json["served_changes"] == {"org/firewall-formula": {"kind": "moved", "old": {"ref": "v1.5.0", "commit": served},
+                                                                  "new": {"ref": "v1.0.0", "commit": older}}}
+    assert as_json["changes"] == {} and as_json["published"] is False
+
+    applied = ok(shaker("install-pinned-versions", cwd=project))
+    assert applied.out.splitlines()[0] == move and "Published release " in applied.out
+    assert (project / "vendor" / "_root" / "firewall" / "init.sls").read_text() == "firewall: v1.0.0\n"
+    assert ok(shaker("install-pinned-versions", cwd=project)).out.startswith("Nothing to do: ")
+
+
+def test_each_warning_is_printed_once(forge: Forge, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", forge.template, cache_dir=tmp_path / "cache")
+    (project / "metadata.yml").write_text((project / "metadata.yml").read_text() + "maintainer: ops\n")
+    result = ok(shaker("install", cwd=project))
+    assert (result.out + result.err).count("unknown key 'maintainer' is ignored") == 1, str(result)
+    assert "warning: metadata.yml: unknown key 'maintainer' is ignored." in result.out

@@ -114,7 +114,8 @@ def test_new_project_commit_moves_a_formula(settings, synced, root, forge, proje
     assert report["published"] is True and report["previous_release"] == synced["release"]
     assert report["release"] != synced["release"]
     assert report["served_changes"] == {
-        FIREWALL: {"old": {"ref": "v1.5.0", "commit": forge.commit_of(FIREWALL, "v1.5.0")}, "new": {"ref": "v1.0.0", "commit": forge.commit_of(FIREWALL, "v1.0.0")}}
+        FIREWALL: {"kind": "moved", "old": {"ref": "v1.5.0", "commit": forge.commit_of(FIREWALL, "v1.5.0")},
+                   "new": {"ref": "v1.0.0", "commit": forge.commit_of(FIREWALL, "v1.0.0")}}
     }
     assert served_project(root) == new
     assert served_release(root) == report["release"]
@@ -381,7 +382,8 @@ def test_formula_tag_push_with_auto_update_updates_only_that_formula(root, forge
     assert report["success"] is True, report
     assert report["command"] == "update" and report["published"] is True
     assert report["push"] == {"provider": "github", "ref": "refs/tags/v1.6.0", "delivery": "tag-v1.6.0"}
-    assert report["changes"] == {FIREWALL: {"old": {"ref": "v1.5.0", "commit": forge.commit_of(FIREWALL, "v1.5.0")}, "new": {"ref": "v1.6.0", "commit": new_commit}}}
+    assert report["changes"] == {FIREWALL: {"kind": "moved", "old": {"ref": "v1.5.0", "commit": forge.commit_of(FIREWALL, "v1.5.0")},
+                                            "new": {"ref": "v1.6.0", "commit": new_commit}}}
     served = served_formulas(root)
     assert served[FIREWALL] == {"ref": "v1.6.0", "commit": new_commit}
     assert {name: served[name] for name in (COMMON, NGINX, USERS)} == {name: pin for name, pin in pins_of(forge, EXAMPLE_PINS).items() if name != FIREWALL}

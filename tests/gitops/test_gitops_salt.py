@@ -273,7 +273,7 @@ def test_signed_github_push_serves_the_new_release(site, first_deploy, event_lis
     assert result["notifications"] == [f"notified {site.recorder.url}/notify", f"notified {site.recorder.url}/api/repos/ops/project/statuses/{commit}"]
     complete = bus_events(event_listener, "shaker/install/complete", started, predicate=lambda d: d.get("release") == record["release"])
     assert complete[0]["previous_release"] == previous
-    assert complete[0]["changes"] == {FIREWALL: {"old": {"ref": "v1.5.0", "commit": site.forge.commit_of(FIREWALL, "v1.5.0")},
+    assert complete[0]["changes"] == {FIREWALL: {"kind": "moved", "old": {"ref": "v1.5.0", "commit": site.forge.commit_of(FIREWALL, "v1.5.0")},
                                                  "new": {"ref": "v1.0.0", "commit": site.forge.commit_of(FIREWALL, "v1.0.0")}}}
     assert complete[0]["module_dirs_changed"] is False
 

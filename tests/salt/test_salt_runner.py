@@ -68,7 +68,7 @@ def test_install_returns_the_four_pins_and_a_release(first_install, example_forg
     assert report["previous_release"] is None
     expected = {name: {"ref": tag, "commit": tag_commit(example_forge.bare(name), tag)} for name, tag in EXPECTED_TAGS.items()}
     assert report["formulas"] == expected
-    assert report["changes"] == {name: {"old": None, "new": pin} for name, pin in expected.items()}
+    assert report["changes"] == {name: {"kind": "added", "old": None, "new": pin} for name, pin in expected.items()}
     assert re.fullmatch(r"[0-9a-f]{16}", report["release"])
     # What the report says is what is on disk: the lock pins it, _root serves it.
     assert _served_release(project_dir) == report["release"]
@@ -169,6 +169,7 @@ def test_update_moves_one_formula_and_minion_sees_it_without_restart(
     assert report["success"] is True and report["command"] == "update" and report["published"] is True
     assert report["changes"] == {
         FIREWALL: {
+            "kind": "moved",
             "old": {"ref": "v1.5.0", "commit": tag_commit(example_forge.bare(FIREWALL), "v1.5.0")},
             "new": {"ref": "v1.6.0", "commit": new_commit},
         }
