@@ -1,144 +1,42 @@
 """GitCache: one bare mirror per source URL, fetched at most once per run.
 
-The only module that imports pygit2. It lists tags and branches, reads files
+With gitauth, gitfetch and gitobjects, the only modules that import pygit2. It lists tags and branches, reads files
 at a commit from the object database (no checkout), and exports a commit's
 tree into a directory. It implements the resolver's ``Index``.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
-import posixpath
 import re
 import shutil
 import stat
-import tempfile
 import threading
-import time
-import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator
 
 import pygit2
 
 from . import faults, formula_file, interrupts
-from .errors import GitError, LayoutError, LimitExceeded, ManifestError, printable
+from .errors import GitError, LayoutError, ManifestError
+from .gitauth import Credentials
+from .gitfetch import Fetcher, describe, flock, scrub, set_timeouts
+from .gitobjects import TreeWriter, blob_data, blob_size, collect_entries
 from .manifest import Manifest, parse_manifest
-from .sources import allowed, check_url, name_from_url, redact, strip_credentials, under_prefix
+from .sources import allowed, check_url, name_from_url, redact, strip_credentials
 from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
-REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 MANIFEST_FILE = "metadata.yml"
 MIN_PYGIT2 = (1, 14)
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
-_MODE_TREE, _MODE_LINK, _MODE_COMMIT, _MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
-
-
-@dataclass(frozen=True)
-class Credential:
-    """How to authenticate to sources under one URL prefix."""
-
-    username: str | None = None
-    password: str | None = None
-    ssh_key: str | None = None
-    ssh_pubkey: str | None = None
-    passphrase: str | None = None
-    agent: bool = False
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Credential:
-        """Build from a settings mapping (``username``, ``password``/``token``, ``ssh_key``, ...)."""
-        return cls(
-            username=data.get("username"),
-            password=data.get("password") or data.get("token"),
-            ssh_key=data.get("ssh_key"),
-            ssh_pubkey=data.get("ssh_pubkey"),
-            passphrase=data.get("passphrase"),
-            agent=bool(data.get("agent", False)),
-        )
-
-
-class Credentials:
-    """Credentials chosen by the longest matching source URL prefix."""
-
-    def __init__(self, by_prefix: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        self._by_prefix = {prefix: Credential.from_mapping(data or {}) for prefix, data in (by_prefix or {}).items()}
-
-    def for_url(self, url: str) -> Credential | None:
-        """The credential for ``url``, or None."""
-        matches = [prefix for prefix in self._by_prefix if under_prefix(url, prefix)]
-        return self._by_prefix[max(matches, key=len)] if matches else None
-
-    def secrets(self) -> list[str]:
-        """Every secret value, so callers can scrub them from text."""
-        return [s for c in self._by_prefix.values() for s in (c.password, c.passphrase) if s]
-
-
-class _Callbacks(pygit2.RemoteCallbacks):
-    """Supplies credentials once (no retry loop) and enforces an overall deadline."""
-
-    def __init__(self, credential: Credential | None, deadline: float, progress: Callable[[int, int], None] | None) -> None:
-        super().__init__()
-        self._credential = credential
-        self._deadline = deadline
-        self._progress = progress
-        self._asked = 0
-
-    def credentials(self, url: str, username_from_url: str | None, allowed_types: Any) -> Any:
-        self._asked += 1
-        credential = self._credential
-        if credential is None or self._asked > 1:
-            raise _AuthFailed("authentication failed" if self._asked > 1 else "the source asks for credentials and none are configured")
-        allowed = pygit2.enums.CredentialType
-        user = credential.username or username_from_url or "git"
-        if allowed_types & allowed.SSH_KEY:
-            if credential.ssh_key:
-                pubkey = credential.ssh_pubkey or f"{credential.ssh_key}.pub"
-                return pygit2.Keypair(user, pubkey if os.path.exists(pubkey) else None, credential.ssh_key, credential.passphrase or "")
-            if credential.agent:
-                return pygit2.KeypairFromAgent(user)
-        if allowed_types & allowed.USERPASS_PLAINTEXT and credential.password is not None:
-            return pygit2.UserPass(user, credential.password)
-        if allowed_types & allowed.USERNAME:
-            return pygit2.Username(user)
-        raise _AuthFailed("no configured credential fits what the source accepts")
-
-    def certificate_check(self, certificate: Any, valid: bool, host: bytes | str) -> bool:
-        """Refuse a host libgit2 could not verify (a TLS certificate, or an SSH host key not in known_hosts)."""
-        if not valid:
-            shown = host.decode(errors="replace") if isinstance(host, bytes) else host
-            raise _AuthFailed(
-                f"the identity of {shown} could not be verified (its TLS certificate, or its SSH host key in ~/.ssh/known_hosts "
-                "of the user running salt-shaker)"
-            )
-        return True
-
-    def transfer_progress(self, stats: Any) -> None:
-        if interrupts.requested():
-            raise _Timeout("the run was interrupted")
-        if stats.received_objects:
-            faults.point("mid-fetch")
-        if time.monotonic() > self._deadline:
-            raise _Timeout("the transfer took too long")
-        if self._progress is not None:
-            self._progress(stats.received_objects, stats.total_objects)
-
-
-class _AuthFailed(Exception):
-    pass
-
-
-class _Timeout(Exception):
-    pass
+MODE_TREE, MODE_LINK, MODE_COMMIT, MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
 
 
 def check_pygit2() -> str | None:
@@ -177,6 +75,7 @@ class GitCache:
         self.max_manifest_bytes = max_manifest_bytes
         self.allowed_sources = allowed_sources
         self.credentials = credentials or Credentials()
+        self._fetcher = Fetcher(self.credentials, timeout)
         self.fetch_policy = fetch_policy
         self.offline = offline
         self.timeout = timeout
@@ -188,7 +87,7 @@ class GitCache:
         self._checked: set[str] = set()
         self._cache_read_only: bool | None = None
         self.fetched: list[str] = []
-        _set_timeouts(timeout)
+        set_timeouts(timeout)
 
     def close(self) -> None:
         """Stop the fetch pool."""
@@ -249,8 +148,8 @@ class GitCache:
             future.result()
             if not self.has_commit(url, commit):
                 if self.offline:
-                    raise GitError(f"{_describe(url)}: commit {commit} is not in the cache, and --offline forbids fetching it; run once without --offline.", url=redact(url))
-                raise GitError(f"{_describe(url)} has no commit {commit}; the lock names a commit the source no longer has.", url=redact(url))
+                    raise GitError(f"{describe(url)}: commit {commit} is not in the cache, and --offline forbids fetching it; run once without --offline.", url=redact(url))
+                raise GitError(f"{describe(url)} has no commit {commit}; the lock names a commit the source no longer has.", url=redact(url))
 
     def _check_source(self, url: str) -> None:
         """Refuse a URL git could misread (an option, a remote helper) or one outside ``allowed_sources``, before any use."""
@@ -258,9 +157,9 @@ class GitCache:
             return
         reason = check_url(url)  # every URL, wherever it came from (template, project, lock, payload)
         if reason:
-            raise GitError(f"{_describe(url)}: the source URL {reason}.", url=redact(url))
+            raise GitError(f"{describe(url)}: the source URL {reason}.", url=redact(url))
         if not allowed(url, self.allowed_sources):
-            raise GitError(f"{_describe(url)} is not under an allowed source prefix ({', '.join(self.allowed_sources)}); "
+            raise GitError(f"{describe(url)} is not under an allowed source prefix ({', '.join(self.allowed_sources)}); "
                            "add its prefix to the 'allowed_sources' setting if it is trusted.", url=redact(url))
         self._checked.add(url)
 
@@ -290,23 +189,23 @@ class GitCache:
         faults.point("before-fetch")
         if self.offline:
             if not path.exists():
-                raise GitError(f"{_describe(url)} is not in the cache and --offline forbids fetching it; run once without --offline.", url=redact(url))
+                raise GitError(f"{describe(url)} is not in the cache and --offline forbids fetching it; run once without --offline.", url=redact(url))
             return
         if self.stale_ok and self._read_only():
             if not path.exists():
-                raise GitError(f"{_describe(url)} is not in the cache, and cache_dir {self.cache_dir} is read-only; "
+                raise GitError(f"{describe(url)} is not in the cache, and cache_dir {self.cache_dir} is read-only; "
                                "point cache_dir at a writable place.", url=redact(url))
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with _flock(path.with_name(path.name + ".lock")):
+        with flock(path.with_name(path.name + ".lock")):
             with self._lock:
                 opened = self._repos.pop(url, None)
             if opened is not None:  # readers wait for this fetch (_wait_inflight), so nobody else holds it now
                 opened.free()  # libgit2 keeps packs open by path: a handle on a damaged one would outlive the clone that replaces it
-            if path.exists() and self._usable(path):
-                self._fetch_into(path, url)
+            if path.exists() and Fetcher.usable(path):
+                self._fetcher.fetch_into(path, url, self._progress_for(url))
             else:
-                self._clone(path, url)
+                self._fetcher.clone(path, url, self._progress_for(url))
         with self._lock:
             self._repos.pop(url, None)
             self.fetched.append(url)
@@ -319,61 +218,6 @@ class GitCache:
                 if self._cache_read_only:
                     log.warning("cache_dir %s is read-only: using the mirrors as cached, without fetching (tags may be stale).", self.cache_dir)
             return self._cache_read_only
-
-    def _usable(self, path: Path) -> bool:
-        repo = None
-        try:
-            repo = pygit2.Repository(str(path))
-            _check_refs_readable(repo)
-            return True
-        except (pygit2.GitError, KeyError, ValueError, OSError):
-            log.warning("The cached mirror %s is damaged; cloning it again.", path.name)
-            shutil.rmtree(path, ignore_errors=True)
-            return False
-        finally:
-            if repo is not None:
-                repo.free()  # libgit2 caches open packs by path: let go of the damaged one before a clone takes its place
-
-    def _clone(self, path: Path, url: str) -> None:
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=self.cache_dir))
-        try:
-            pygit2.init_repository(str(staging), bare=True)
-            self._fetch_into(staging, url)
-            os.rename(staging, path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def _fetch_into(self, path: Path, url: str) -> None:
-        local = _local_path(url)
-        if local is not None and not os.path.isdir(local):  # decided here, not read from libgit2's wording
-            raise GitError(f"Fetching {_describe(url)} failed: there is no repository at {local}; check that the source exists and is reachable.",
-                           url=redact(url))
-        if local is not None:
-            self._seed(Path(local), path, url)
-        repo = pygit2.Repository(str(path))
-        remote = repo.remotes.create_anonymous(url)
-        progress = self._progress_for(url)
-        callbacks = _Callbacks(self.credentials.for_url(url), time.monotonic() + self.timeout, progress)
-        started = time.monotonic()
-        try:
-            stats = remote.fetch(REFSPECS, callbacks=callbacks, prune=pygit2.enums.FetchPrune.PRUNE)
-            if progress is not None:  # the last word, also when nothing was transferred (a seeded or current mirror)
-                progress(stats.received_objects, stats.received_objects)
-        except (_AuthFailed, _Timeout) as exc:
-            raise GitError(f"Fetching {_describe(url)} failed: {exc}; check the 'credentials' setting and that the source is reachable.", url=redact(url)) from None
-        except (pygit2.GitError, OSError) as exc:
-            reason = _scrub(str(exc), url, self.credentials.secrets())
-            raise GitError(f"Fetching {_describe(url)} failed: {reason}; check that the source exists and is reachable.", url=redact(url)) from None
-        log.debug("fetched %s in %.2fs", redact(url), time.monotonic() - started)
-
-    def _seed(self, local: Path, mirror: Path, url: str) -> None:
-        try:
-            _seed_from_local(local, mirror)
-        except _Timeout as exc:
-            raise GitError(f"Fetching {_describe(url)} failed: {exc}.", url=redact(url)) from None
-        except OSError as exc:
-            raise GitError(f"Fetching {_describe(url)} failed: {exc.strerror or exc}; check that the source is readable and that the cache has room.",
-                           url=redact(url)) from None
 
     def _progress_for(self, url: str) -> Callable[[int, int], None] | None:
         if self.progress is None:
@@ -389,7 +233,7 @@ class GitCache:
                 self._check_source(url)  # a mirror already in a shared cache is read without a fetch
                 path = self.mirror_path(url)
                 if not path.exists():
-                    raise GitError(f"{_describe(url)} is not in the cache; fetch it first.", url=redact(url))
+                    raise GitError(f"{describe(url)} is not in the cache; fetch it first.", url=redact(url))
                 repo = pygit2.Repository(str(path))
                 self._repos[url] = repo
             return repo
@@ -462,7 +306,7 @@ class GitCache:
             if size > self.max_manifest_bytes:
                 raise ManifestError(f"{path} at {commit[:12]} is {size} bytes, over the limit of {self.max_manifest_bytes}; "
                                     "shorten it or raise the 'max_manifest_bytes' setting.")
-            return _blob_data(repo, entry.id)
+            return blob_data(repo, entry.id)
 
     def list_top(self, url: str, commit: str) -> dict[str, str]:
         """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""
@@ -471,7 +315,7 @@ class GitCache:
     def export(self, url: str, commit: str, dest: Path, *, label: str = "", max_bytes: int | None = None) -> int:
         """Write the commit's tree into ``dest`` (which must not exist); return bytes written."""
         tree = self._tree(url, commit)
-        writer = _TreeWriter(self._repo(url), label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
+        writer = TreeWriter(self._repo(url), label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
         dest.mkdir(parents=True)
         with self._reading(url):
             writer.write(tree, dest, "")
@@ -482,7 +326,7 @@ class GitCache:
         tree = self._tree(url, commit)
         found: dict[str, tuple[str, str]] = {}
         with self._reading(url):
-            _collect_entries(self._repo(url), tree, "", found)
+            collect_entries(self._repo(url), tree, "", found)
         return found
 
     def readable_entries(self, url: str, commit: str) -> dict[str, tuple[str, str]] | None:
@@ -499,7 +343,7 @@ class GitCache:
             try:
                 obj = repo[commit]
             except (KeyError, ValueError):
-                raise GitError(f"{_describe(url)} has no commit {commit}.", url=redact(url)) from None
+                raise GitError(f"{describe(url)} has no commit {commit}.", url=redact(url)) from None
             return obj.peel(pygit2.Tree)
 
     @contextmanager
@@ -513,146 +357,10 @@ class GitCache:
                 opened = self._repos.pop(url, None)
             if opened is not None:
                 opened.free()  # reads of a mirror happen in one thread: the one that just failed
-            with _flock(path.with_name(path.name + ".lock")):
+            with flock(path.with_name(path.name + ".lock")):
                 shutil.rmtree(path, ignore_errors=True)
-            reason = _scrub(str(exc), url, self.credentials.secrets())
-            raise GitError(f"The cached mirror of {_describe(url)} is damaged ({reason}); it was removed: run again to fetch it afresh.", url=redact(url)) from None
-
-
-class _TreeWriter:
-    """Writes git trees to disk, refusing entries that could escape or publish .git."""
-
-    def __init__(self, repo: pygit2.Repository, label: str, max_bytes: int | None) -> None:
-        self.repo = repo
-        self.label = label
-        self.max_bytes = max_bytes
-        self.written = 0
-
-    def write(self, tree: pygit2.Tree, directory: Path, rel: str) -> None:
-        for entry in tree:
-            name = entry.name or ""
-            path = f"{rel}{name}"
-            self._check_name(name, path)
-            if entry.filemode == _MODE_TREE:
-                (directory / name).mkdir()
-                self.write(self.repo[entry.id].peel(pygit2.Tree), directory / name, f"{path}/")
-            elif entry.filemode == _MODE_COMMIT:
-                log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, printable(path))
-            elif entry.filemode == _MODE_LINK:
-                self._write_link(entry, directory / name, path)
-            else:
-                self._write_blob(entry, directory / name, path)
-
-    def _check_name(self, name: str, path: str) -> None:
-        if name in ("", ".", "..") or "/" in name or "\0" in name or "\\" in name:
-            raise LayoutError(f"{self.label} has an unsafe path '{path}'; salt-shaker refuses to publish it.")
-        if name.lower() == ".git":
-            raise LayoutError(f"{self.label} contains '{path}'; salt-shaker never publishes .git: remove it from the formula.")
-
-    def _write_blob(self, entry: Any, target: Path, path: str) -> None:
-        # the size comes from the object header, so a blob over the limit is never inflated into memory
-        size = blob_size(self.repo, entry.id)
-        self.written += size
-        if self.max_bytes is not None and self.written > self.max_bytes:
-            raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes (the limit is passed at '{printable(path)}', a file of {size} bytes); "
-                                "raise the 'max_formula_bytes' setting if that is intended.")
-        blob = self.repo[entry.id].peel(pygit2.Blob)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if entry.filemode == _MODE_EXEC else 0o644)
-        with os.fdopen(fd, "wb") as handle, memoryview(blob) as content:
-            handle.write(content)  # libgit2's buffer itself: no copy in Python
-        del blob
-        faults.point("mid-export")
-
-    def _write_link(self, entry: Any, target: Path, path: str) -> None:
-        if blob_size(self.repo, entry.id) > MAX_LINK_BYTES:
-            raise LayoutError(f"{self.label} has a symlink '{path}' whose target is longer than {MAX_LINK_BYTES} bytes; salt-shaker refuses to publish it.")
-        link = _blob_data(self.repo, entry.id).decode("utf-8", "replace")
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
-        if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
-            raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
-        os.symlink(link, target)
-
-
-def _seed_from_local(source: Path, mirror: Path) -> None:
-    """Copy into the mirror every object file of a repository on this machine that it lacks.
-
-    A fetch over file:// goes through libgit2's local transport, which packs the
-    objects to send in memory: a 300 MB blob would cost 300 MB or more. With the
-    object files copied first (streamed, never hard-linked, so damage to one copy
-    never reaches the other), the fetch that follows only maps the refs. Each file
-    lands under its final name by a rename; pack indexes come last, since libgit2
-    finds a pack by its index.
-    """
-    objects = source / "objects"
-    wanted = [path for path in _object_files(objects) if not (mirror / "objects" / path.relative_to(objects)).exists()]
-    for path in sorted(wanted, key=lambda p: p.suffix == ".idx"):
-        target = mirror / "objects" / path.relative_to(objects)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"tmp_seed_{os.getpid()}_{target.name}")
-        try:
-            shutil.copyfile(path, partial, follow_symlinks=False)
-        except FileNotFoundError:  # packed or pruned by the source meanwhile: the fetch brings what is still needed
-            continue
-        os.replace(partial, target)
-        if interrupts.requested():
-            raise _Timeout("the run was interrupted")
-        faults.point("mid-fetch")
-
-
-def _object_files(objects: Path) -> Iterator[Path]:
-    """Complete loose objects and packs under ``objects`` (regular files only; never temporary files, quarantines or alternates)."""
-    for directory, dirnames, filenames in os.walk(objects):
-        here = Path(directory)
-        if here == objects:
-            dirnames[:] = [d for d in dirnames if d == "pack" or (len(d) == 2 and all(c in "0123456789abcdef" for c in d))]
-        for name in filenames:
-            path = here / name
-            in_pack = here.name == "pack" and name.endswith((".pack", ".idx", ".rev"))
-            loose = here.name != "pack" and len(name) >= 38 and not name.startswith("tmp")
-            if (in_pack or loose) and not name.startswith("tmp") and stat.S_ISREG(os.lstat(path).st_mode):
-                yield path
-
-
-def _check_refs_readable(repo: pygit2.Repository) -> None:
-    """Read every ref's object (and a commit's tree): a truncated or garbled pack, or lost objects, raise here."""
-    for ref in repo.listall_reference_objects():
-        target = ref.peel(None)  # through annotated tags, to the commit (or tree or blob) they name
-        if isinstance(target, pygit2.Commit):
-            target.tree  # noqa: B018 - reading it is the check
-
-
-def _collect_entries(repo: pygit2.Repository, tree: pygit2.Tree, rel: str, found: dict[str, tuple[str, str]]) -> None:
-    for entry in tree:
-        path = f"{rel}{entry.name}"
-        if entry.filemode == _MODE_TREE:
-            _collect_entries(repo, repo[entry.id].peel(pygit2.Tree), f"{path}/", found)
-        elif entry.filemode == _MODE_LINK:
-            found[path] = ("link", _blob_data(repo, entry.id).decode("utf-8", "replace"))
-        elif entry.filemode != _MODE_COMMIT:  # submodules are never exported
-            found[path] = ("exec" if entry.filemode == _MODE_EXEC else "file", str(entry.id))
-
-
-def hash_file(path: Path) -> str:
-    """The git blob id of a file's bytes (no filters), read in chunks."""
-    return str(pygit2.hashfile(str(path)))
-
-
-def blob_size(repo: pygit2.Repository, oid: Any) -> int:
-    """The size of a blob, read from its object header without inflating it.
-
-    Asked of each object-database backend (loose, packed) in turn: ``Odb.read_header``
-    itself only exists in pygit2 releases newer than the declared minimum.
-    """
-    for backend in repo.odb.backends:
-        try:
-            return int(backend.read_header(oid)[1])
-        except KeyError:  # not in this backend (pygit2's NotFoundError is a KeyError)
-            continue
-    raise pygit2.GitError(f"object {oid} is in no backend of the object database")
-
-
-def _blob_data(repo: pygit2.Repository, oid: Any) -> bytes:
-    return bytes(repo[oid].peel(pygit2.Blob).data)
+            reason = scrub(str(exc), url, self.credentials.secrets())
+            raise GitError(f"The cached mirror of {describe(url)} is damaged ({reason}); it was removed: run again to fetch it afresh.", url=redact(url)) from None
 
 
 @lru_cache(maxsize=8192)
@@ -671,37 +379,3 @@ def _peel_commit(ref: Any) -> str | None:
         return None
 
 
-def _local_path(url: str) -> str | None:
-    """The directory a file:// URL names; None for other URLs."""
-    if not url.startswith("file://"):
-        return None
-    return urllib.parse.unquote(urllib.parse.urlsplit(url).path)
-
-
-def _describe(url: str) -> str:
-    name = name_from_url(url)
-    return f"{name} ({redact(url)})" if name else redact(url)
-
-
-def _scrub(text: str, url: str, secrets: list[str]) -> str:
-    text = text.replace(url, redact(url)).strip().rstrip(".")
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _set_timeouts(seconds: float) -> None:
-    # pygit2 1.18.2 and newer (the declared minimum): without these a silent remote blocks forever
-    milliseconds = int(seconds * 1000)
-    pygit2.settings.server_connect_timeout = milliseconds
-    pygit2.settings.server_timeout = milliseconds
-
-
-@contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import faults, formula_file, interrupts, lockfile
 from .errors import LayoutError
-from .git import GitCache, hash_file
+from .git import GitCache
+from .gitobjects import hash_file
 from .layout import FormulaTree, ReleaseInfo, Vendor, plan_release
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest

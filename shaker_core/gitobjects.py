@@ -1,0 +1,157 @@
+"""Git objects on disk: exporting a tree, listing its entries, sizes from headers, seeding a mirror from a local repository."""
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shutil
+import stat
+from pathlib import Path
+from typing import Any, Iterator
+
+import pygit2
+
+from . import faults, interrupts
+from .errors import LayoutError, LimitExceeded, printable
+from .gitauth import Timeout
+
+log = logging.getLogger(__name__)
+
+MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
+MODE_TREE, MODE_LINK, MODE_COMMIT, MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
+
+
+class TreeWriter:
+    """Writes git trees to disk, refusing entries that could escape or publish .git."""
+
+    def __init__(self, repo: pygit2.Repository, label: str, max_bytes: int | None) -> None:
+        self.repo = repo
+        self.label = label
+        self.max_bytes = max_bytes
+        self.written = 0
+
+    def write(self, tree: pygit2.Tree, directory: Path, rel: str) -> None:
+        for entry in tree:
+            name = entry.name or ""
+            path = f"{rel}{name}"
+            self._check_name(name, path)
+            if entry.filemode == MODE_TREE:
+                (directory / name).mkdir()
+                self.write(self.repo[entry.id].peel(pygit2.Tree), directory / name, f"{path}/")
+            elif entry.filemode == MODE_COMMIT:
+                log.warning("%s: submodule %s is not published (salt-shaker does not fetch submodules).", self.label, printable(path))
+            elif entry.filemode == MODE_LINK:
+                self._write_link(entry, directory / name, path)
+            else:
+                self._write_blob(entry, directory / name, path)
+
+    def _check_name(self, name: str, path: str) -> None:
+        if name in ("", ".", "..") or "/" in name or "\0" in name or "\\" in name:
+            raise LayoutError(f"{self.label} has an unsafe path '{path}'; salt-shaker refuses to publish it.")
+        if name.lower() == ".git":
+            raise LayoutError(f"{self.label} contains '{path}'; salt-shaker never publishes .git: remove it from the formula.")
+
+    def _write_blob(self, entry: Any, target: Path, path: str) -> None:
+        # the size comes from the object header, so a blob over the limit is never inflated into memory
+        size = blob_size(self.repo, entry.id)
+        self.written += size
+        if self.max_bytes is not None and self.written > self.max_bytes:
+            raise LimitExceeded(f"{self.label} is larger than {self.max_bytes} bytes (the limit is passed at '{printable(path)}', a file of {size} bytes); "
+                                "raise the 'max_formula_bytes' setting if that is intended.")
+        blob = self.repo[entry.id].peel(pygit2.Blob)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if entry.filemode == MODE_EXEC else 0o644)
+        with os.fdopen(fd, "wb") as handle, memoryview(blob) as content:
+            handle.write(content)  # libgit2's buffer itself: no copy in Python
+        del blob
+        faults.point("mid-export")
+
+    def _write_link(self, entry: Any, target: Path, path: str) -> None:
+        if blob_size(self.repo, entry.id) > MAX_LINK_BYTES:
+            raise LayoutError(f"{self.label} has a symlink '{path}' whose target is longer than {MAX_LINK_BYTES} bytes; salt-shaker refuses to publish it.")
+        link = blob_data(self.repo, entry.id).decode("utf-8", "replace")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+        if link.startswith("/") or resolved == ".." or resolved.startswith("../") or "\0" in link:
+            raise LayoutError(f"{self.label} has a symlink '{path}' pointing outside the formula ({link}); salt-shaker refuses to publish it.")
+        os.symlink(link, target)
+
+
+def seed_from_local(source: Path, mirror: Path) -> None:
+    """Copy into the mirror every object file of a repository on this machine that it lacks.
+
+    A fetch over file:// goes through libgit2's local transport, which packs the
+    objects to send in memory: a 300 MB blob would cost 300 MB or more. With the
+    object files copied first (streamed, never hard-linked, so damage to one copy
+    never reaches the other), the fetch that follows only maps the refs. Each file
+    lands under its final name by a rename; pack indexes come last, since libgit2
+    finds a pack by its index.
+    """
+    objects = source / "objects"
+    wanted = [path for path in object_files(objects) if not (mirror / "objects" / path.relative_to(objects)).exists()]
+    for path in sorted(wanted, key=lambda p: p.suffix == ".idx"):
+        target = mirror / "objects" / path.relative_to(objects)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"tmp_seed_{os.getpid()}_{target.name}")
+        try:
+            shutil.copyfile(path, partial, follow_symlinks=False)
+        except FileNotFoundError:  # packed or pruned by the source meanwhile: the fetch brings what is still needed
+            continue
+        os.replace(partial, target)
+        if interrupts.requested():
+            raise Timeout("the run was interrupted")
+        faults.point("mid-fetch")
+
+
+def object_files(objects: Path) -> Iterator[Path]:
+    """Complete loose objects and packs under ``objects`` (regular files only; never temporary files, quarantines or alternates)."""
+    for directory, dirnames, filenames in os.walk(objects):
+        here = Path(directory)
+        if here == objects:
+            dirnames[:] = [d for d in dirnames if d == "pack" or (len(d) == 2 and all(c in "0123456789abcdef" for c in d))]
+        for name in filenames:
+            path = here / name
+            in_pack = here.name == "pack" and name.endswith((".pack", ".idx", ".rev"))
+            loose = here.name != "pack" and len(name) >= 38 and not name.startswith("tmp")
+            if (in_pack or loose) and not name.startswith("tmp") and stat.S_ISREG(os.lstat(path).st_mode):
+                yield path
+
+
+def check_refs_readable(repo: pygit2.Repository) -> None:
+    """Read every ref's object (and a commit's tree): a truncated or garbled pack, or lost objects, raise here."""
+    for ref in repo.listall_reference_objects():
+        target = ref.peel(None)  # through annotated tags, to the commit (or tree or blob) they name
+        if isinstance(target, pygit2.Commit):
+            target.tree  # noqa: B018 - reading it is the check
+
+
+def collect_entries(repo: pygit2.Repository, tree: pygit2.Tree, rel: str, found: dict[str, tuple[str, str]]) -> None:
+    for entry in tree:
+        path = f"{rel}{entry.name}"
+        if entry.filemode == MODE_TREE:
+            collect_entries(repo, repo[entry.id].peel(pygit2.Tree), f"{path}/", found)
+        elif entry.filemode == MODE_LINK:
+            found[path] = ("link", blob_data(repo, entry.id).decode("utf-8", "replace"))
+        elif entry.filemode != MODE_COMMIT:  # submodules are never exported
+            found[path] = ("exec" if entry.filemode == MODE_EXEC else "file", str(entry.id))
+
+
+def hash_file(path: Path) -> str:
+    """The git blob id of a file's bytes (no filters), read in chunks."""
+    return str(pygit2.hashfile(str(path)))
+
+
+def blob_size(repo: pygit2.Repository, oid: Any) -> int:
+    """The size of a blob, read from its object header without inflating it.
+
+    Asked of each object-database backend (loose, packed) in turn: ``Odb.read_header``
+    itself only exists in pygit2 releases newer than the declared minimum.
+    """
+    for backend in repo.odb.backends:
+        try:
+            return int(backend.read_header(oid)[1])
+        except KeyError:  # not in this backend (pygit2's NotFoundError is a KeyError)
+            continue
+    raise pygit2.GitError(f"object {oid} is in no backend of the object database")
+
+
+def blob_data(repo: pygit2.Repository, oid: Any) -> bytes:
+    return bytes(repo[oid].peel(pygit2.Blob).data)
