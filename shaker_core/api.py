@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 from . import insight, lockfile, notify, publishing, records
 from .errors import GitError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
 from .git import Credentials, GitCache
-from .layout import ROOT_LINK, Vendor, records_by_name
+from .layout import records_by_name
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
 from .plan import report_of, with_repair
@@ -25,6 +25,7 @@ from .resolver import Resolution, resolve
 from .settings import Settings
 from .sources import redact
 from .userfiles import read_user_file
+from .vendor import ROOT_LINK, Vendor
 
 log = logging.getLogger(__name__)
 

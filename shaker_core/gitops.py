@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 
 from . import api, lockfile, records
 from .errors import GitError, LayoutError, ShakerError
-from .layout import Vendor
 from .settings import Settings
+from .vendor import Vendor
 from .webhook import Push, WebhookSettings, parse, raw_parts, repository_key, verify
 
 log = logging.getLogger(__name__)

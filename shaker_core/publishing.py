@@ -14,11 +14,12 @@ from . import faults, formula_file, interrupts, lockfile
 from .errors import LayoutError
 from .git import GitCache
 from .gitobjects import hash_file
-from .layout import FormulaTree, ReleaseInfo, Vendor, plan_release
+from .layout import FormulaTree, ReleaseInfo, plan_release
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest
 from .plan import PublishPlan, plan_publish
 from .settings import Settings
+from .vendor import Vendor
 from .verify import TreeCheck, TreeDiff
 from .versions import parse_tag
 

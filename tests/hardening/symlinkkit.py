@@ -13,7 +13,8 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from shaker_core.errors import LayoutError
-from shaker_core.layout import FormulaLayout, LayoutPlan, Vendor, release_id
+from shaker_core.layout import FormulaLayout, LayoutPlan, release_id
+from shaker_core.vendor import Vendor
 
 A = FormulaLayout("org/a-formula", "v1.0.0", "a" * 40, "file:///forge/org/a-formula.git", (("a", "a"),), ("_modules",))
 B = FormulaLayout("org/b-formula", "v2.0.0", "b" * 40, "file:///forge/org/b-formula.git", (("b", "b"),), ())

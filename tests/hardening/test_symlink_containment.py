@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from symlinkkit import A, B, build, check, materialise, trees, violations
 
 from shaker_core.errors import LayoutError
-from shaker_core.layout import LayoutPlan, Vendor, release_id
+from shaker_core.layout import LayoutPlan, release_id
+from shaker_core.vendor import Vendor
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
