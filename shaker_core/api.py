@@ -8,29 +8,29 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import time
-from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Mapping
 
-from . import insight, lockfile, notify, publishing, records
-from .errors import GitError, LimitExceeded, LockFileError, ManifestError, ResolutionError, ShakerError, UsageError
-from .git import Credentials, GitCache
+from . import insight, lockfile, publishing
+from .deploys import deployed
+from .errors import LockFileError, ManifestError, UsageError
+from .git import GitCache
 from .layout import records_by_name
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
+from .pinned import pinned_lock
 from .plan import report_of, with_repair
-from .resolver import Resolution, resolve
+from .resolution import lock_from, lock_satisfies, moved_tags, preferred_refs, resolve_project, targeted_resolve
+from .resolver import Resolution
+from .session import Progress, git_cache, session, vendor_for
 from .settings import Settings
-from .sources import redact
 from .userfiles import read_user_file
 from .vendor import ROOT_LINK, Vendor
 
 log = logging.getLogger(__name__)
 
 Report = dict[str, Any]
-Progress = Callable[[str, int, int], None]
+__all__ = ["Progress", "Report", "git_cache", "vendor_for"]  # the faces and gitops use these through api
 
 
 # -- use cases --
@@ -56,7 +56,7 @@ def sync(settings: Settings, progress: Progress | None = None, project: Manifest
     if update:
         return _resolve_and_publish("sync", settings, progress, project=project)
     old = lockfile.read(settings.lock_path)
-    if old and _lock_satisfies(settings, project, old):
+    if old and lock_satisfies(settings, project, old):
         report = install_pinned(settings, progress)
     else:
         report = _resolve_and_publish("sync", settings, progress, project=project, keep_locked=True)
@@ -71,64 +71,16 @@ def check(settings: Settings, progress: Progress | None = None, project: Manifes
     return report
 
 
-def _deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
-    """Write a deploy record (and send notifications) for every run that is not simulated."""
-
-    @functools.wraps(use_case)
-    def run(*args: Any, **kwargs: Any) -> Report:
-        settings = next(arg for arg in args if isinstance(arg, Settings))
-        if settings.simulate:
-            return use_case(*args, **kwargs)
-        started = time.time()
-        try:
-            report = use_case(*args, **kwargs)
-        except ShakerError as exc:
-            command = args[0] if isinstance(args[0], str) else use_case.__name__
-            record_deploy(settings, started, exc.failure(command))
-            raise
-        record_deploy(settings, started, report)
-        return report
-
-    return run
-
-
-def record_deploy(settings: Settings, started: float, report: Report) -> None:
-    """Write the deploy record of a run (success or failure) and send what ``notify`` asks for."""
-    vendor = vendor_for(settings).path
-    if not settings.root.is_dir() or (not report.get("published") and not os.access(vendor if vendor.is_dir() else settings.root, os.W_OK)):
-        return  # a read-only project that nothing was written to: no record to keep
-    record = {
-        "command": report.get("command"),
-        "trigger": settings.trigger,
-        "project_commit": settings.project_commit,
-        "started": started,
-        "finished": time.time(),
-        "success": bool(report.get("success")),
-        "release": report.get("release"),
-        "published": bool(report.get("published")),
-        "formulas": report.get("formulas", {}),
-        "message": report.get("message"),
-        "pid": os.getpid(),
-    }
-    try:
-        records.write_deploy(vendor, record)
-    except OSError as exc:  # a full disk must not turn the run's own error into a traceback
-        log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
-    sent = notify.notify(settings.notify, vendor, {**report, "trigger": settings.trigger}, settings.project_commit)
-    if sent:
-        report["notifications"] = sent
-
-
-@_deployed
+@deployed
 def install_pinned(settings: Settings, progress: Progress | None = None) -> Report:
     """Publish exactly what formula-requirements.txt pins; never re-resolve."""
-    with _session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
+    with session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
         if not old:
             raise LockFileError(
                 f"{settings.lock_path.name} in {settings.root} is missing or empty; run `salt-shaker install` to create it (nothing was changed)."
             )
-        new, warnings = _pinned_lock(settings, cache, old)
+        new, warnings = pinned_lock(settings, cache, old)
         return _publish("install_pinned", settings, cache, vendor, old, new, warnings)
 
 
@@ -171,8 +123,8 @@ def outdated(settings: Settings, progress: Progress | None = None, project: Mani
     """Each locked formula's locked tag, the newest its constraints allow, and the newest tag at all."""
     project = project or read_project(settings)
     lock = lockfile.read(settings.lock_path)
-    with _session(replace(settings, simulate=True), "always", progress) as (cache, _):
-        wanted = _resolve(project, cache, settings, None)
+    with session(replace(settings, simulate=True), "always", progress) as (cache, _):
+        wanted = resolve_project(project, cache, settings, None)
         tags = {e.name: cache.versions(settings.source_of(e)) for e in lock.entries if e.kind == "tag"}
     rows = insight.outdated(lock, wanted, tags)
     return {"command": "outdated", "success": True, "root_dir": str(settings.root), "formulas": rows,
@@ -202,8 +154,8 @@ def locked_resolution(settings: Settings, project: Manifest | None = None) -> Re
     """The graph as the lock pins it, read from the cache (fetching only missing mirrors)."""
     project = project or read_project(settings)
     lock = lockfile.read(settings.lock_path)
-    with _session(replace(settings, simulate=True), "missing", None) as (cache, _):
-        return _resolve(project, cache, settings, _preferred(lock, None, keep_locked=True))
+    with session(replace(settings, simulate=True), "missing", None) as (cache, _):
+        return resolve_project(project, cache, settings, preferred_refs(lock, None, keep_locked=True))
 
 
 # -- resolution --
@@ -234,7 +186,7 @@ def project_from_dependencies(dependencies: list[Any], settings: Settings) -> Ma
     return manifest_from_document({"dependencies": dependencies}, "shaker.pinned dependencies")
 
 
-@_deployed
+@deployed
 def _resolve_and_publish(
     command: str,
     settings: Settings,
@@ -246,179 +198,16 @@ def _resolve_and_publish(
 ) -> Report:
     project = project or read_project(settings)
     # a targeted update fetches the named formulas, and whatever else ends up moving, not every mirror
-    with _session(settings, "missing" if names else "always", progress) as (cache, vendor):
+    with session(settings, "missing" if names else "always", progress) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
-        preferred = _preferred(old, names, keep_locked)
+        preferred = preferred_refs(old, names, keep_locked)
         if names:
-            resolution = _targeted_resolve(project, cache, settings, preferred, old, names)
+            resolution = targeted_resolve(project, cache, settings, preferred, old, names)
         else:
-            resolution = _resolve(project, cache, settings, preferred)
-        new = _lock_from(resolution, settings)
-        warnings = [*resolution.warnings, *_moved_tags(old, new, settings)]
+            resolution = resolve_project(project, cache, settings, preferred)
+        new = lock_from(resolution, settings)
+        warnings = [*resolution.warnings, *moved_tags(old, new, settings)]
         return _publish(command, settings, cache, vendor, old, new, warnings)
-
-
-def _moved_tags(old: LockFile, new: LockFile, settings: Settings) -> list[str]:
-    """A tag that now names another commit than the lock: an error, or with a remote check a warning (as for a pinned install)."""
-    before = {entry.name: entry for entry in old.entries}
-    warnings: list[str] = []
-    for entry in new.entries:
-        locked = before.get(entry.name)
-        if (locked is None or entry.kind != "tag" or locked.kind != "tag" or locked.ref != entry.ref or not locked.commit
-                or locked.commit == entry.commit or settings.source_of(locked) != settings.source_of(entry)):
-            continue
-        if not settings.remote_check:
-            raise GitError(
-                f"{entry.name}: tag {entry.ref} now points at {(entry.commit or '')[:12]}, but the lock pins {locked.commit[:12]}; "
-                "run with --enable-remote-check (remote_check) to accept the move, or restore the tag."
-            )
-        warnings.append(f"{entry.name}: tag {entry.ref} moved from {locked.commit[:12]} to {(entry.commit or '')[:12]}; the lock now pins the new commit.")
-    return warnings
-
-
-def _targeted_resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
-                      old: LockFile, names: list[str]) -> Resolution:
-    """Resolve an ``update NAME`` fetching the named formulas, then until every formula that moves off its
-    lock was chosen from a freshly fetched mirror.
-
-    A formula that stays at its locked ref needs no fresh tags; one that moves (or is new) must be
-    picked from what its source has now, as a full ``install`` would. When the cached tags cannot
-    satisfy the new constraints at all, every locked mirror is fetched and the resolution runs again.
-    """
-    fresh = {settings.source_of(e) for e in old.entries if e.name in names}
-    cache.refresh(sorted(fresh))
-    try:
-        resolution = _resolve(project, cache, settings, preferred, fresh)
-    except ResolutionError as exc:
-        if isinstance(exc, LimitExceeded):
-            raise
-        cache.refresh(settings.source_of(e) for e in old.entries)
-        resolution = _resolve(project, cache, settings, preferred)
-    locked = {(e.name, e.ref) for e in old.entries}
-    for _ in range(10):
-        stale = {pin.source for pin in resolution.pins.values() if (pin.name, pin.ref) not in locked and not cache.fetched_this_run(pin.source)}
-        if not stale:
-            return resolution
-        cache.refresh(sorted(stale))
-        resolution = _resolve(project, cache, settings, preferred, fresh)
-    return resolution
-
-
-def _resolve(project: Manifest, cache: GitCache, settings: Settings, preferred: Mapping[str, str] | None,
-             fresh: set[str] | None = None) -> Resolution:
-    if len({r.name for r in project.requirements if r.name != project.name}) > settings.max_formulas:  # before a single fetch starts
-        raise LimitExceeded(f"The dependency graph names more than {settings.max_formulas} formulas; raise the 'max_formulas' setting if that is intended.")
-    cache.prefetch(settings.source_of(r) for r in project.requirements)
-    return resolve(
-        project,
-        _PrefetchingIndex(cache, settings, fresh),
-        settings.default_source,
-        preferred=preferred,
-        max_rounds=settings.max_resolution_rounds,
-        max_formulas=settings.max_formulas,
-    )
-
-
-def _preferred(old: LockFile, names: list[str] | None, keep_locked: bool) -> dict[str, str] | None:
-    """Refs to keep: all locked ones (``keep_locked``), all but ``names``, or none."""
-    locked = old.by_name()
-    if keep_locked:
-        return {name: entry.ref for name, entry in locked.items()}
-    if not names:
-        return None
-    unknown = [name for name in names if name not in locked]
-    if unknown:
-        raise UsageError(f"{unknown[0]} is not in formula-requirements.txt; name a locked formula, or run `salt-shaker install`.")
-    return {name: entry.ref for name, entry in locked.items() if name not in names}
-
-
-def _lock_satisfies(settings: Settings, project: Manifest, old: LockFile) -> bool:
-    """Whether the lock still satisfies the declaration, judged from the cache (fetching only missing mirrors)."""
-    cache = git_cache(settings, "missing")
-    try:
-        with cache:
-            resolution = _resolve(project, cache, settings, _preferred(old, None, keep_locked=True))
-    except ShakerError as exc:
-        log.debug("the lock does not satisfy the declaration: %s", exc)
-        return False
-    pinned = {(p.name, p.ref) for p in resolution.pins.values()}
-    return pinned == {(e.name, e.ref) for e in old.entries}
-
-
-def _lock_from(resolution: Resolution, settings: Settings) -> LockFile:
-    return lockfile.make(
-        LockEntry(pin.name, pin.ref, pin.commit, None if pin.source == settings.default_source(pin.name) else pin.source)
-        for pin in resolution.pins.values()
-    )
-
-
-class _PrefetchingIndex:
-    """The git cache as the resolver's Index, starting fetches of a manifest's dependencies as soon as it is read.
-
-    ``fresh`` (a targeted update) holds the sources that must be fetched whatever the policy: the named
-    formulas and, as their manifests are read, everything they depend on.
-    """
-
-    def __init__(self, cache: GitCache, settings: Settings, fresh: set[str] | None = None) -> None:
-        self.cache = cache
-        self.settings = settings
-        self.fresh = fresh
-
-    def versions(self, source: str) -> Mapping[str, str]:
-        return self.cache.versions(source)
-
-    def branches(self, source: str) -> Mapping[str, str]:
-        return self.cache.branches(source)
-
-    def manifest_at(self, source: str, commit: str) -> Manifest:
-        manifest = self.cache.manifest_at(source, commit)
-        children = [self.settings.source_of(r) for r in manifest.requirements]
-        if self.fresh is not None and source in self.fresh:
-            self.fresh.update(children)
-            self.cache.refresh(children)
-        else:
-            self.cache.prefetch(children)
-        return manifest
-
-
-# -- pinned installs --
-
-
-def _pinned_lock(settings: Settings, cache: GitCache, old: LockFile) -> tuple[LockFile, list[str]]:
-    with_commit = [(settings.source_of(e), e.commit) for e in old.entries if e.commit]
-    cache.refresh(settings.source_of(e) for e in old.entries if not e.commit or settings.remote_check)
-    cache.ensure_commits((source, commit) for source, commit in with_commit if commit)
-    entries: list[LockEntry] = []
-    warnings: list[str] = []
-    for entry in old.entries:
-        entries.append(_pinned_entry(entry, settings, cache, warnings))
-    return lockfile.make(entries), warnings
-
-
-def _pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> LockEntry:
-    source = settings.source_of(entry)
-    if entry.kind == "rev":
-        cache.ensure_commits([(source, entry.ref)])
-        return LockEntry(entry.name, entry.ref, entry.ref, entry.source)
-    if entry.commit and entry.kind == "branch" and not settings.remote_check:
-        return entry
-    current = cache.ref(source, f"refs/{'tags' if entry.kind == 'tag' else 'heads'}/{entry.ref}")
-    if current is None:
-        if entry.commit:
-            warnings.append(f"{entry.name}: {entry.kind} {entry.ref} is gone from {redact(source)}; installing the locked commit {entry.commit[:12]}.")
-            return entry
-        raise GitError(f"{entry.name} has no {entry.kind} '{entry.ref}' at {redact(source)}; run `salt-shaker update {entry.name}`.")
-    if entry.commit is None or current == entry.commit:
-        return LockEntry(entry.name, entry.ref, current, entry.source)
-    if settings.remote_check:
-        warnings.append(f"{entry.name}: {entry.kind} {entry.ref} moved from {entry.commit[:12]} to {current[:12]}; the lock now pins the new commit.")
-        return LockEntry(entry.name, entry.ref, current, entry.source)
-    if entry.kind == "branch":
-        return entry
-    raise GitError(
-        f"{entry.name}: tag {entry.ref} now points at {current[:12]}, but the lock pins {entry.commit[:12]}; "
-        "run with --enable-remote-check (remote_check) to accept the move, or restore the tag."
-    )
 
 
 # -- publishing --
@@ -441,41 +230,4 @@ def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | 
         return {"ref": item.ref, "commit": item.commit}
     return {"ref": item.get("ref"), "commit": item.get("commit")}
 
-
-# -- sessions --
-
-
-@contextmanager
-def _session(settings: Settings, fetch_policy: str, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
-    vendor = vendor_for(settings)
-    cache = git_cache(settings, fetch_policy, progress)
-    started = time.monotonic()
-    with ExitStack() as stack:
-        stack.enter_context(cache)
-        if not settings.simulate:
-            stack.enter_context(vendor.lock(settings.lock_timeout))
-            publishing.recover(settings, vendor)
-        yield cache, vendor
-    log.info("done in %.2fs; fetched %d mirrors", time.monotonic() - started, len(cache.fetched))
-
-
-def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progress | None = None) -> GitCache:
-    """The mirror cache as these settings configure it."""
-    return GitCache(
-        settings.cache_path,
-        credentials=Credentials(settings.credentials),
-        jobs=settings.jobs,
-        fetch_policy=fetch_policy,
-        offline=settings.offline,
-        timeout=settings.git_timeout,
-        progress=progress,
-        allowed_sources=settings.allowed_sources,
-        max_manifest_bytes=settings.max_manifest_bytes,
-        stale_ok=settings.simulate,
-    )
-
-
-def vendor_for(settings: Settings) -> Vendor:
-    """The vendor directory (and saltenv root link) these settings publish to."""
-    return Vendor(settings.root, settings.keep_releases, settings.saltenv)
 

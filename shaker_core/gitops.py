@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import api, lockfile, records
+from . import api, deploys, lockfile, records
 from .errors import GitError, LayoutError, ShakerError
 from .settings import Settings
 from .vendor import Vendor
@@ -53,7 +53,7 @@ def _sync_once(settings: Settings) -> api.Report:
         project_commit = publish_project(settings) if settings.project_source else None
     except ShakerError as exc:
         # The project repository could not be published: a failed deploy too (recorded and notified).
-        api.record_deploy(settings, started, exc.failure("sync"))
+        deploys.record_deploy(settings, started, exc.failure("sync"))
         raise
     try:
         report = api.install_pinned(replace(settings, project_commit=project_commit))
