@@ -43,8 +43,8 @@ class ShakerError(Exception):
         return self.message
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for reports, events and job returns."""
-        return {"error": self.kind, "message": self.message}
+        """Plain data for reports, events and job returns (with the error's own data, like a conflict's causes, when it has any)."""
+        return {"error": self.kind, "message": self.message, **({"data": dict(self.data)} if self.data else {})}
 
     def failure(self, command: str) -> dict[str, Any]:
         """A failed run as plain data: what reports, deploy records, job returns and events carry."""

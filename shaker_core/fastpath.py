@@ -14,16 +14,14 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-import resolvelib
-from resolvelib.resolvers.criterion import Criterion
-from resolvelib.structs import RequirementInformation
+from .resolvelib_seam import Criterion, DirectedGraph, RequirementInformation, Result
 
 
 class _GiveUp(Exception):
     pass
 
 
-def resolve_without_conflicts(provider: Any, roots: list[Any], max_rounds: int) -> resolvelib.resolvers.Result | None:
+def resolve_without_conflicts(provider: Any, roots: list[Any], max_rounds: int) -> Result | None:
     """resolvelib's result when no step needs backtracking or re-pinning; None otherwise."""
     walk = _Walk(provider, max_rounds)
     try:
@@ -33,8 +31,8 @@ def resolve_without_conflicts(provider: Any, roots: list[Any], max_rounds: int) 
     except _GiveUp:
         return None
     criteria = {name: Criterion(walk.candidates[name], info, []) for name, info in walk.information.items()}
-    graph: resolvelib.structs.DirectedGraph[str | None] = resolvelib.structs.DirectedGraph()
-    return resolvelib.resolvers.Result(mapping=walk.pins, graph=graph, criteria=criteria)
+    graph: DirectedGraph[str | None] = DirectedGraph()
+    return Result(mapping=walk.pins, graph=graph, criteria=criteria)
 
 
 class _Walk:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping
 
+from .conflicts import ROOT_LABEL
 from .lockfile import LockFile
-from .resolver import ROOT_LABEL, Resolution
+from .resolver import Resolution
 from .versions import version_tags
 
 MAX_CHAINS = 100

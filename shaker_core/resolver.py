@@ -14,15 +14,17 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, 
 import resolvelib
 from packaging.version import Version
 
-from .errors import LimitExceeded, ManifestError, NoMatchingVersion, ResolutionConflict
+from . import resolvelib_seam as seam
+from .conflicts import Explainer
+from .errors import LimitExceeded, ManifestError, ResolutionConflict
 from .fastpath import resolve_without_conflicts
 from .manifest import Manifest, Requirement
+from .resolvelib_seam import RequirementInformation, Result
 from .sources import redact
-from .versions import Constraint, intersect, parse_tag, version_tags
+from .versions import Constraint, version_tags
 
 log = logging.getLogger(__name__)
 
-ROOT_LABEL = "project"
 DEFAULT_MAX_ROUNDS = 10_000
 DEFAULT_MAX_FORMULAS = 5_000
 MAX_STALE_RETRIES = 10
@@ -112,9 +114,9 @@ def resolve(
             provider = provider.fresh()
             roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
         try:
-            result = result or _run(provider, roots, max_rounds)
+            result = result or seam.run(provider, roots, max_rounds)
         except resolvelib.ResolutionImpossible as exc:
-            raise provider.explain(list(exc.causes)) from None
+            raise Explainer(provider).explain(list(exc.causes)) from None
         except resolvelib.ResolutionTooDeep:
             raise LimitExceeded(
                 f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."
@@ -126,34 +128,8 @@ def resolve(
         if stale is None:
             return provider.resolution(result)
         if len(banned) >= MAX_STALE_RETRIES:
-            raise provider.stale_error(stale, result)
+            raise Explainer(provider).stale_error(stale, result)
         banned.add(stale)
-
-
-def _run(provider: _Provider, roots: list[Requirement], max_rounds: int) -> resolvelib.resolvers.Result:
-    """resolvelib's Resolver.resolve, but the result keeps the pins that hang from the root
-    without recursion: resolvelib's own walk recurses forever (RecursionError) on a cycle of
-    pins that no longer hangs from the root, as a replaced pin can leave behind."""
-    state = resolvelib.resolvers.Resolution(provider, resolvelib.BaseReporter()).resolve(roots, max_rounds=max_rounds)
-    children: dict[Candidate | None, list[str]] = {}
-    for name, criterion in state.criteria.items():
-        for parent in criterion.iter_parent():
-            children.setdefault(parent, []).append(name)
-    mapping: dict[str, Candidate] = {}
-    graph: resolvelib.structs.DirectedGraph[str | None] = resolvelib.structs.DirectedGraph()
-    graph.add(None)
-    stack: list[Candidate | None] = [None]
-    while stack:
-        parent = stack.pop()
-        for name in children.get(parent, []):
-            if name not in state.mapping:
-                continue
-            if name not in mapping:
-                mapping[name] = state.mapping[name]
-                stack.append(mapping[name])
-                graph.add(name)
-            graph.connect(parent.name if parent else None, name)
-    return resolvelib.resolvers.Result(mapping=mapping, graph=graph, criteria=state.criteria)
 
 
 def _requirement_sort_key(requirement: Requirement) -> tuple[str, bool, bool, bool, str, str]:
@@ -210,8 +186,8 @@ class _Provider(resolvelib.AbstractProvider):
         identifier: str,
         resolutions: Mapping[str, Candidate],
         candidates: Mapping[str, Iterator[Candidate]],
-        information: Mapping[str, Iterator[resolvelib.structs.RequirementInformation]],
-        backtrack_causes: Sequence[resolvelib.structs.RequirementInformation],
+        information: Mapping[str, Iterator[RequirementInformation]],
+        backtrack_causes: Sequence[RequirementInformation],
     ) -> tuple[bool, bool, str]:
         in_causes = any(cause.requirement.name == identifier for cause in backtrack_causes)
         pinned = any(self._effective(info.requirement).kind in ("rev", "branch") for info in information[identifier])
@@ -225,11 +201,11 @@ class _Provider(resolvelib.AbstractProvider):
     ) -> list[Candidate]:
         wanted = list(requirements[identifier])
         excluded = set(incompatibilities[identifier])
-        constraints = self._constraints(identifier, wanted)
-        source = self._source(identifier, wanted)
+        constraints = self.constraints(identifier, wanted)
+        source = self.agreed_source(identifier, wanted)
         if source is None:
             return []  # asked for from two sources: resolvelib backtracks, and explain() names both
-        found = [c for c in self._candidates(identifier, source, constraints) if c not in excluded and c not in self.banned]
+        found = [c for c in self.candidates(identifier, source, constraints) if c not in excluded and c not in self.banned]
         return self._prefer_locked(identifier, found)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
@@ -237,12 +213,12 @@ class _Provider(resolvelib.AbstractProvider):
         key = (requirement.name, requirement.constraint.text, requirement.source or "", candidate.ref, candidate.commit, candidate.source)
         known = self._satisfied.get(key)
         if known is None:
-            known = _satisfies(self._effective(requirement), candidate) and self._source_of(requirement) == candidate.source
+            known = _satisfies(self._effective(requirement), candidate) and self.requirement_source(requirement) == candidate.source
             self._satisfied[key] = known
         return known
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
-        manifest = self._manifest(candidate)
+        manifest = self.manifest(candidate)
         children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
         for requirement in children:
             self._note_parent(requirement, candidate)
@@ -273,7 +249,7 @@ class _Provider(resolvelib.AbstractProvider):
             return override.constraint
         return requirement.constraint
 
-    def _constraints(self, identifier: str, wanted: list[Requirement]) -> list[Constraint]:
+    def constraints(self, identifier: str, wanted: list[Requirement]) -> list[Constraint]:
         if identifier in self.overrides:
             self.unused_overrides.discard(identifier)
             return [self.overrides[identifier].constraint]
@@ -292,21 +268,21 @@ class _Provider(resolvelib.AbstractProvider):
             )
         return stated[0] if stated else None
 
-    def _source_of(self, requirement: Requirement) -> str:
+    def requirement_source(self, requirement: Requirement) -> str:
         """Where ``requirement`` asks its formula from: the project decides; a mention without a source means the default."""
         return self._stated_source(requirement.name) or requirement.source or self.default_source(requirement.name)
 
-    def _source(self, identifier: str, wanted: list[Requirement]) -> str | None:
+    def agreed_source(self, identifier: str, wanted: list[Requirement]) -> str | None:
         """The one source every requirement agrees on; None when two disagree (no candidate can satisfy both)."""
-        sources = {self._source_of(requirement) for requirement in wanted} or {self._source_of_name(identifier)}
+        sources = {self.requirement_source(requirement) for requirement in wanted} or {self.source_of_name(identifier)}
         return sources.pop() if len(sources) == 1 else None
 
-    def _source_of_name(self, identifier: str) -> str:
+    def source_of_name(self, identifier: str) -> str:
         return self._stated_source(identifier) or self.default_source(identifier)
 
     # -- candidates --
 
-    def _candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
+    def candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
         kinds = {constraint.kind for constraint in constraints} - {"any"}
         if kinds == {"rev"}:
             return self._rev_candidates(name, source, constraints)
@@ -347,7 +323,7 @@ class _Provider(resolvelib.AbstractProvider):
         keep = [candidate for candidate in found if candidate.ref == locked]
         return keep + [candidate for candidate in found if candidate.ref != locked]
 
-    def _manifest(self, candidate: Candidate) -> Manifest:
+    def manifest(self, candidate: Candidate) -> Manifest:
         key = (candidate.source, candidate.commit)
         if key not in self.manifests:
             try:
@@ -358,7 +334,7 @@ class _Provider(resolvelib.AbstractProvider):
 
     # -- outputs --
 
-    def resolution(self, result: resolvelib.resolvers.Result | None) -> Resolution:
+    def resolution(self, result: Result | None) -> Resolution:
         mapping = result.mapping if result is not None else {}
         criteria = result.criteria if result is not None else {}
         pins = {
@@ -370,7 +346,7 @@ class _Provider(resolvelib.AbstractProvider):
             for name in sorted(mapping)
             for info in _live(criteria[name].information, mapping)
         ]
-        manifests = {name: self._manifest(c) for name, c in mapping.items()}
+        manifests = {name: self.manifest(c) for name, c in mapping.items()}
         warnings = list(self.project.warnings)
         warnings += [w for m in manifests.values() for w in m.warnings]
         warnings += [
@@ -379,129 +355,23 @@ class _Provider(resolvelib.AbstractProvider):
         ]
         return Resolution(pins, edges, manifests, warnings)
 
-    def stale_pin(self, result: resolvelib.resolvers.Result) -> Candidate | None:
+    def stale_pin(self, result: Result) -> Candidate | None:
         """A pin that what the result asks of its formula does not allow, if there is one."""
         for name, candidate in sorted(result.mapping.items()):
-            source, constraints = self._live_constraints(name, result)
-            if candidate.source != source or candidate not in self._candidates(name, source, constraints):
+            source, constraints = self.live_constraints(name, result)
+            if candidate.source != source or candidate not in self.candidates(name, source, constraints):
                 return candidate
         return None
 
-    def stale_error(self, candidate: Candidate, result: resolvelib.resolvers.Result) -> ResolutionConflict:
-        source, constraints = self._live_constraints(candidate.name, result)
-        asked = str(intersect(constraints))
-        shown = f"'{asked}'" if asked else "any release"
-        picked = f"{candidate.ref} from {redact(candidate.source)}" if candidate.source != source else candidate.ref
-        return ResolutionConflict(
-            f"{candidate.name} {picked} was picked because a formula version that is not in the result asked for it; "
-            f"what the result asks of {candidate.name} ({shown}, from {redact(source)}) does not allow it. "
-            f"Pin {candidate.name} in the project's metadata.yml, as a dependency or an 'overrides:' entry."
-        )
-
-    def _live_constraints(self, name: str, result: resolvelib.resolvers.Result) -> tuple[str, list[Constraint]]:
+    def live_constraints(self, name: str, result: Result) -> tuple[str, list[Constraint]]:
         wanted = [info.requirement for info in _live(result.criteria[name].information, result.mapping)]
-        return self._source(name, wanted) or self._source_of_name(name), self._constraints(name, wanted)
-
-    def explain(self, causes: Sequence[resolvelib.structs.RequirementInformation]) -> Exception:
-        """Turn resolvelib's causes into a NoMatchingVersion or a ResolutionConflict."""
-        by_name: dict[str, list[resolvelib.structs.RequirementInformation]] = {}
-        for cause in causes:
-            by_name.setdefault(cause.requirement.name, []).append(cause)
-        for name, infos in sorted(by_name.items()):
-            if self._source(name, [info.requirement for info in infos]) is None:
-                return ResolutionConflict(self._source_conflict_text(name, infos), causes=[str(c.requirement) for c in causes])
-        for name, infos in sorted(by_name.items()):
-            for info in infos:
-                alone = self._explain_alone(name, info)
-                if alone is not None:
-                    return alone
-        return ResolutionConflict(self._conflict_text(by_name), causes=[str(c.requirement) for c in causes])
-
-    def _source_conflict_text(self, name: str, infos: Sequence[resolvelib.structs.RequirementInformation]) -> str:
-        by_source: dict[str, set[str]] = {}
-        for info in infos:
-            by_source.setdefault(self._source_of(info.requirement), set()).add(" -> ".join(self._chain(info.parent) + [str(info.requirement)]))
-        lines = [f"{name} is asked for from {len(by_source)} sources, and only the project's metadata.yml may choose one:"]
-        for source, chains in sorted(by_source.items()):
-            default = " (the default source)" if source == self.default_source(name) else ""
-            lines.append(f"  from {redact(source)}{default}:")
-            lines.extend(f"    {chain}" for chain in sorted(chains))
-        lines.append(f"Name the source of {name} in the project's metadata.yml, as a dependency with 'source:' or an 'overrides:' entry.")
-        return "\n".join(lines)
-
-    def _explain_alone(self, name: str, info: resolvelib.structs.RequirementInformation) -> NoMatchingVersion | None:
-        constraints = self._constraints(name, [info.requirement])
-        source = self._source_of(info.requirement)
-        if self._candidates(name, source, constraints):
-            return None
-        constraint = constraints[0]
-        if name in self.overrides:
-            asked = f"the override {self.overrides[name]} in the {ROOT_LABEL}'s metadata.yml"
-        else:
-            asked = " -> ".join(self._chain(info.parent) + [str(info.requirement)])
-        return NoMatchingVersion(f"{self._nothing_matches(name, source, constraint)} (asked by {asked}).")
-
-    def _nothing_matches(self, name: str, source: str, constraint: Constraint) -> str:
-        if constraint.kind == "branch":
-            branches = sorted(self.index.branches(source))
-            return f"{name} has no branch '{constraint.target}'; its branches are {_listing(branches)}"
-        if constraint.kind == "rev":
-            return f"{name} has no commit {constraint.target}"
-        tags = [tag for tag, _ in version_tags(self.index.versions(source))]
-        if not tags:
-            return f"{name} has no version tags; tag a release (git tag v1.0.0) or pin a branch with '==<branch>'"
-        stable = [tag for tag in tags if not _is_prerelease(tag)]
-        if not stable and constraint.kind == "any":
-            return f"{name} has only prerelease tags ({_listing(tags)}); name one, like '=={tags[0]}'"
-        return f"No tag of {name} satisfies '{constraint}'; its version tags are {_listing(tags)}"
-
-    def _conflict_text(self, by_name: Mapping[str, list[resolvelib.structs.RequirementInformation]]) -> str:
-        lines: list[str] = []
-        for name, infos in sorted(by_name.items()):
-            lines.append(f"Cannot pick one version of {name} that satisfies every constraint:")
-            chains = sorted({" -> ".join(self._chain(info.parent) + [str(info.requirement)]) for info in infos})
-            lines.extend(f"  {chain}" for chain in chains)
-            source = self._source(name, [info.requirement for info in infos]) or self._source_of_name(name)
-            tags = [tag for tag, _ in version_tags(self.index.versions(source))]
-            lines.append(f"  {name} has the version tags {_listing(tags)}.")
-        lines.append(
-            "Relax one of these constraints, or force one version with an 'overrides:' entry in the project's metadata.yml."
-        )
-        return "\n".join(lines)
-
-    def _chain(self, candidate: Candidate | None) -> list[str]:
-        chain: list[str] = []
-        visited: set[str] = set()
-        while candidate is not None and candidate.name not in visited:
-            visited.add(candidate.name)
-            chain.insert(0, str(candidate))
-            # Of the versions that asked for this formula, follow one whose request this
-            # candidate meets: another may have been given up for asking something else.
-            asked = self.required_by.get(candidate.name, [])
-            parents = [parent for parent, requirement in asked if self.is_satisfied_by(requirement, candidate)]
-            parents = parents or [parent for parent, _ in asked]
-            candidate = None if not parents or None in parents else parents[0]
-        return [ROOT_LABEL] + chain
-
+        return self.agreed_source(name, wanted) or self.source_of_name(name), self.constraints(name, wanted)
 
 def _live(
-    information: Iterable[resolvelib.structs.RequirementInformation], mapping: Mapping[str, Candidate]
-) -> list[resolvelib.structs.RequirementInformation]:
+    information: Iterable[RequirementInformation], mapping: Mapping[str, Candidate]
+) -> list[RequirementInformation]:
     """The requirements asked by the project or by a candidate in the result."""
     return [info for info in information if info.parent is None or mapping.get(info.parent.name) == info.parent]
-
-
-def _is_prerelease(tag: str) -> bool:
-    version = parse_tag(tag)
-    return bool(version and version.is_prerelease)
-
-
-def _listing(items: Iterable[str], limit: int = 10) -> str:
-    items = list(items)
-    if not items:
-        return "none"
-    shown = ", ".join(items[:limit])
-    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 
 
 def _satisfies(constraint: Constraint, candidate: Candidate) -> bool:

@@ -608,8 +608,12 @@ def test_json_on_a_conflict_carries_its_causes(template_forge: Forge, tmp_path: 
     result = shaker("install", "--json", cwd=project)
     document = json.loads(result.out)
     assert (result.code, document["success"], document["error"]) == (4, False, "conflict"), result
-    assert document["data"]["causes"] and all(isinstance(cause, str) for cause in document["data"]["causes"])
-    assert "org/firewall-formula" in " ".join(document["data"]["causes"])
+    causes = document["data"]["causes"]
+    assert causes and all(set(cause) == {"formula", "requirement", "chain", "source"} for cause in causes), causes
+    firewall = [cause for cause in causes if cause["formula"] == "org/firewall-formula"]
+    assert firewall and all(cause["chain"][0] == "project" and cause["chain"][-1] == cause["requirement"] for cause in firewall), firewall
+    assert {cause["requirement"] for cause in firewall} >= {"org/firewall-formula<v2.0.0"}
+    assert all(line in document["message"] for cause in firewall for line in [" -> ".join(cause["chain"])]), document["message"]
 
 
 def test_a_pinned_install_says_what_moves_in_what_is_served(forge: Forge, tmp_path: Path) -> None:
