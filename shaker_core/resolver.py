@@ -109,18 +109,7 @@ def resolve(
         roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
         if not roots:
             return provider.resolution(None)
-        result = resolve_without_conflicts(provider, roots, max_rounds) if fast_path and not banned else None
-        if result is None:
-            provider = provider.fresh()
-            roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
-        try:
-            result = result or seam.run(provider, roots, max_rounds)
-        except resolvelib.ResolutionImpossible as exc:
-            raise Explainer(provider).explain(list(exc.causes)) from None
-        except resolvelib.ResolutionTooDeep:
-            raise LimitExceeded(
-                f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting."
-            ) from None
+        provider, result = _search(provider, roots, max_rounds, fast_path and not banned)
         # resolvelib keeps a pin that still satisfies what remains after backtracking, even
         # when only a version it gave up made that pin possible (by naming its source, a
         # prerelease or a branch). Such a pin is not an answer: resolve again without it.
@@ -130,6 +119,20 @@ def resolve(
         if len(banned) >= MAX_STALE_RETRIES:
             raise Explainer(provider).stale_error(stale, result)
         banned.add(stale)
+
+
+def _search(provider: _Provider, roots: list[Requirement], max_rounds: int, fast: bool) -> tuple[_Provider, Result]:
+    """The fast path when nothing conflicts, else resolvelib with a fresh provider; failures become salt-shaker's errors."""
+    result = resolve_without_conflicts(provider, roots, max_rounds) if fast else None
+    if result is not None:
+        return provider, result
+    provider = provider.fresh()
+    try:
+        return provider, seam.run(provider, sorted(provider.root_requirements(), key=_requirement_sort_key), max_rounds)
+    except resolvelib.ResolutionImpossible as exc:
+        raise Explainer(provider).explain(list(exc.causes)) from None
+    except resolvelib.ResolutionTooDeep:
+        raise LimitExceeded(f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting.") from None
 
 
 def _requirement_sort_key(requirement: Requirement) -> tuple[str, bool, bool, bool, str, str]:
