@@ -10,8 +10,8 @@ through libgit2's in-memory local transport) and over smart HTTP.
 """
 from __future__ import annotations
 
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,13 +50,24 @@ def big_forge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# A child's ru_maxrss starts from its parent's resident size at fork (Linux carries the high-water mark across exec),
+# so the command runs under this small launcher, never straight from pytest, whose own size grows over a long run.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_measured(*args: str, cwd: Path) -> tuple[Result, int]:
     """Run salt-shaker; return its result and its peak resident set size in MB, as the kernel counted it."""
-    process = subprocess.Popen(command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Result(process.returncode, out, err, args), usage.ru_maxrss // 1024
+    peak_file = cwd / ".peak-rss"
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak_file), *command(*args)], cwd=cwd, env=cli_env(), capture_output=True, text=True)
+    peak_kb = int(peak_file.read_text())
+    peak_file.unlink()
+    return Result(done.returncode, done.stdout, done.stderr, args), peak_kb // 1024
 
 
 def bytes_under(path: Path) -> int:
