@@ -16,7 +16,7 @@ from .deploys import deployed
 from .errors import LockFileError, ManifestError, UsageError
 from .git import GitCache
 from .layout import records_by_name
-from .lockfile import LockEntry, LockFile
+from .lockfile import LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
 from .pinned import pinned_lock
 from .plan import report_of, with_repair
@@ -223,11 +223,7 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     return report(with_repair(plan, repaired), published=release != plan.served_release, release=release)
 
 
-def _ref_commit(item: LockEntry | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    if isinstance(item, LockEntry):
-        return {"ref": item.ref, "commit": item.commit}
-    return {"ref": item.get("ref"), "commit": item.get("commit")}
+def _ref_commit(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if record is None else {"ref": record.get("ref"), "commit": record.get("commit")}
 
 

@@ -85,6 +85,11 @@ class Vendor:
         if parts[:-1] != expected or not RELEASE_NAME.fullmatch(parts[-1]):
             raise LayoutError(f"{self.root_link} points at {target}, outside {self.releases}; salt-shaker did not make that link: "
                               "remove it, then run install-pinned-versions to serve the locked release.")
+        # judged where it resolves too, as the master will follow it: a release name that is itself a link elsewhere is no release
+        resolved, inside = os.path.realpath(self.root_link), os.path.join(os.path.realpath(self.path), "releases", parts[-1])
+        if os.path.lexists(self.releases / parts[-1]) and resolved != inside:
+            raise LayoutError(f"{self.root_link} points at {target}, which resolves to {resolved}, outside {self.releases}; "
+                              "salt-shaker did not make that link: remove it, then run install-pinned-versions to serve the locked release.")
         return parts[-1]
 
     def served_ids(self) -> set[str]:

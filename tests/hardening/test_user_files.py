@@ -148,3 +148,19 @@ def test_a_root_link_outside_the_releases_is_named_as_such(published: Path, targ
                                             "remove it, then run install-pinned-versions to serve the locked release.\n"), result
     assert os.readlink(root) == target
     assert_unchanged(before, disk_state(published), target)
+
+
+def test_a_release_name_that_is_itself_a_link_elsewhere_is_no_release(published: Path) -> None:
+    """The link text is releases/<id>, as salt-shaker writes it, but releases/<id> was replaced by a link to /etc: judged where it resolves."""
+    root = published / "vendor" / "_root"
+    release = published / "vendor" / "releases" / os.readlink(root).split("/")[-1]
+    shutil.move(str(release), str(release) + ".moved")
+    release.symlink_to("/etc")
+    before = disk_state(published)
+
+    result = shaker("status", cwd=published, timeout=60)
+
+    assert result.code == 6, result
+    assert result.err == (f"salt-shaker: {root} points at {os.readlink(root)}, which resolves to /etc, outside {published}/vendor/releases; "
+                          "salt-shaker did not make that link: remove it, then run install-pinned-versions to serve the locked release.\n"), result
+    assert_unchanged(before, disk_state(published), "release link")
