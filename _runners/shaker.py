@@ -12,72 +12,12 @@ import threading
 import salt.version
 
 from shaker_core.saltface import load as _load
+from shaker_core.saltface import project_commands as _project_commands
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "shaker"
 adapter, __virtual__ = _load(__virtualname__)
-
-
-def install(root_dir=None, simulate=False, **kwargs):
-    """Resolve metadata.yml to the newest allowed versions, write the lock, publish ``vendor/_root``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run shaker.install root_dir=/srv/salt/project
-    """
-    return _run("install", root_dir, simulate, kwargs)
-
-
-def install_pinned(root_dir=None, simulate=False, **kwargs):
-    """Publish exactly what formula-requirements.txt pins (no resolution).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run shaker.install_pinned root_dir=/srv/salt/project remote_check=True
-    """
-    return _run("install_pinned", root_dir, simulate, kwargs)
-
-
-def update(*names, root_dir=None, simulate=False, **kwargs):
-    """Move the named formulas (all when none) to the newest allowed versions.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run shaker.update my_org/nginx-formula root_dir=/srv/salt/project
-    """
-    wanted = adapter.names_argument(list(names) + adapter.names_argument(kwargs.pop("names", None)))
-    return _run("update", root_dir, simulate, kwargs, names=wanted)
-
-
-def check(root_dir=None, **kwargs):
-    """What ``install`` would change in the lock; writes nothing.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run shaker.check root_dir=/srv/salt/project
-    """
-    return _run("check", root_dir, True, kwargs)
-
-
-def status(root_dir=None, **kwargs):
-    """What ``vendor/_root`` serves, against the lock.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run shaker.status root_dir=/srv/salt/project
-    """
-    return _run("status", root_dir, False, kwargs)
 
 
 def outdated(root_dir=None, **kwargs):
@@ -183,11 +123,9 @@ def resume(root_dir=None, **kwargs):
 
 
 def _run(command, root_dir, simulate, kwargs, **arguments):
-    arguments_in = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    arguments_in.update(root_dir=root_dir, simulate=simulate or None, salt_version=salt.version.__version__)
     try:
-        settings = adapter.settings_from(__opts__.get("shaker"), None, arguments_in, trigger="runner")
-        report = adapter.run(command, settings, progress=_progress(), **arguments)
+        report = adapter.call(command, __opts__.get("shaker"), None, {**kwargs, "root_dir": root_dir, "simulate": simulate or None},
+                              trigger="runner", salt_version=salt.version.__version__, progress=_progress(), **arguments)
     except adapter.ShakerError as exc:
         result = exc.failure(command)
         _fire("shaker/install/failed", {**result, "root_dir": root_dir or (__opts__.get("shaker") or {}).get("root_dir")})
@@ -197,6 +135,9 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
     if report.get("success") is False:
         _fire("shaker/install/failed", {k: report.get(k) for k in ("command", "error", "message", "retcode")})
     return report
+
+
+install, install_pinned, update, check, status = _project_commands(_run, "salt-run", globals())
 
 
 def _after_publish(report):

@@ -13,13 +13,9 @@
 Settings come from the ``shaker:`` mapping of the minion config, then pillar,
 then the state's arguments; later wins.
 """
-import logging
-
 import salt.version
 
 from shaker_core.saltface import load as _load
-
-log = logging.getLogger(__name__)
 
 __virtualname__ = "shaker"
 adapter, __virtual__ = _load(__virtualname__)
@@ -36,13 +32,12 @@ def pinned(name, dependencies=None, remote_check=False, update=False, saltenv=No
     """
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     test = bool(__opts__.get("test"))
-    arguments = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     # saltenv is one of Salt's runtime keywords: Salt hands it to a state function only
     # when the function names it in its signature, never through **kwargs.
-    arguments.update(root_dir=name, remote_check=remote_check, simulate=test, salt_version=salt.version.__version__, saltenv=saltenv)
+    arguments = {**kwargs, "root_dir": name, "remote_check": remote_check, "simulate": test, "saltenv": saltenv}
     try:
-        settings = adapter.settings_from(__opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state")
-        report = adapter.run("sync", settings, dependencies=dependencies, update=update)
+        report = adapter.call("sync", __opts__.get("shaker"), __pillar__.get("shaker"), arguments, trigger="state",
+                              salt_version=salt.version.__version__, dependencies=dependencies, update=update)
     except adapter.ShakerError as exc:
         ret["comment"] = exc.message
         return ret

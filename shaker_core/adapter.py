@@ -1,9 +1,8 @@
 """What the Salt faces share, without importing salt.
 
 Settings come from the ``shaker:`` mapping of the master or minion config, then
-pillar, then the function or state arguments; later wins. The faces call
-:func:`run` and turn a :class:`ShakerError` into their own failure form with
-:func:`failure`.
+pillar, then the function or state arguments; later wins. A face makes one
+:func:`call` and turns a :class:`ShakerError` into its own failure form.
 """
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "suspend": gitops.suspend,
     "resume": gitops.resume,
 }
-__all__ = ["COMMANDS", "ShakerError", "loadable", "names_argument", "run", "settings_from", "state_changes"]
+__all__ = ["COMMANDS", "ShakerError", "call", "loadable", "run", "settings_from", "state_changes"]
 _NO_PROGRESS = frozenset({"status", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 
@@ -62,6 +61,14 @@ def settings_from(config: Any, pillar: Any, arguments: Mapping[str, Any], trigge
     return Settings.from_mapping(merged, origin="shaker settings", origins=origins)
 
 
+def call(command: str, config: Any, pillar: Any, arguments: Mapping[str, Any], *, trigger: str, salt_version: str,
+         progress: api.Progress | None = None, dependencies: list[Any] | None = None, **command_arguments: Any) -> api.Report:
+    """A face's one call: its config, pillar and arguments (Salt's own ``__``-keys dropped) become Settings, then ``command`` runs."""
+    given = {key: value for key, value in arguments.items() if not key.startswith("__")}
+    settings = settings_from(config, pillar, {**given, "salt_version": salt_version}, trigger)
+    return run(command, settings, progress, dependencies, **command_arguments)
+
+
 def run(command: str, settings: Settings, progress: api.Progress | None = None, dependencies: list[Any] | None = None, **arguments: Any) -> api.Report:
     """Call one use case by name; ``dependencies`` (the state's argument) stands for the project's metadata.yml."""
     function = COMMANDS[command]
@@ -71,15 +78,6 @@ def run(command: str, settings: Settings, progress: api.Progress | None = None, 
         if command in _NO_PROGRESS:
             return function(settings, **arguments)
         return function(settings, progress=progress, **arguments)
-
-
-def names_argument(names: Any) -> list[str]:
-    """Formula names given as a list or a comma/space separated string."""
-    if names is None:
-        return []
-    if isinstance(names, str):
-        return [n for n in names.replace(",", " ").split() if n]
-    return [str(n) for n in names]
 
 
 def state_changes(report: Mapping[str, Any]) -> dict[str, Any]:

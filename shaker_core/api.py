@@ -20,6 +20,7 @@ from .lockfile import LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
 from .pinned import pinned_lock
 from .plan import report_of, with_repair
+from .reports import GraphReport, OutdatedReport, PinData, PublishReport, Report, StatusReport, WhyReport
 from .resolution import lock_from, lock_satisfies, moved_tags, preferred_refs, resolve_project, targeted_resolve
 from .resolver import Resolution
 from .session import Progress, git_cache, session, vendor_for
@@ -29,24 +30,23 @@ from .vendor import ROOT_LINK, Vendor
 
 log = logging.getLogger(__name__)
 
-Report = dict[str, Any]
 __all__ = ["Progress", "Report", "git_cache", "vendor_for"]  # the faces and gitops use these through api
 
 
 # -- use cases --
 
 
-def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:
     """Resolve metadata.yml to the newest allowed versions, write the lock, publish."""
     return _resolve_and_publish("install", settings, progress, project=project)
 
 
-def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:
     """Move ``names`` (all when empty) to the newest allowed versions; keep the rest where allowed."""
     return _resolve_and_publish("update", settings, progress, names=names or None, project=project)
 
 
-def sync(settings: Settings, progress: Progress | None = None, project: Manifest | None = None, update: bool = False) -> Report:
+def sync(settings: Settings, progress: Progress | None = None, project: Manifest | None = None, update: bool = False) -> PublishReport:
     """Make the served root match the declaration: publish the lock while it satisfies it, else re-resolve.
 
     With ``update`` every formula moves to its newest allowed version. This is
@@ -64,7 +64,7 @@ def sync(settings: Settings, progress: Progress | None = None, project: Manifest
     return report
 
 
-def check(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+def check(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:
     """What ``install`` would change in the lock, writing nothing."""
     report = _resolve_and_publish("check", replace(settings, simulate=True), progress, project=project)
     report["pending"] = report["lock_changed"]
@@ -72,7 +72,7 @@ def check(settings: Settings, progress: Progress | None = None, project: Manifes
 
 
 @deployed
-def install_pinned(settings: Settings, progress: Progress | None = None) -> Report:
+def install_pinned(settings: Settings, progress: Progress | None = None) -> PublishReport:
     """Publish exactly what formula-requirements.txt pins; never re-resolve."""
     with session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
@@ -84,7 +84,7 @@ def install_pinned(settings: Settings, progress: Progress | None = None) -> Repo
         return _publish("install_pinned", settings, cache, vendor, old, new, warnings)
 
 
-def status(settings: Settings) -> Report:
+def status(settings: Settings) -> StatusReport:
     """What ``vendor/_root`` serves against what the lock pins."""
     if not settings.root.is_dir():
         # A mistyped root_dir must not read as "a project with nothing served".
@@ -98,7 +98,7 @@ def status(settings: Settings) -> Report:
     served = records_by_name(vendor.release_info(release) if release else None)
     with git_cache(replace(settings, offline=True), "missing") as cache:
         tree = publishing.served_damage(vendor, release, publishing.tree_check(cache))
-    pinned = {e.name: {"ref": e.ref, "commit": e.commit} for e in lock.entries}
+    pinned: dict[str, PinData] = {e.name: {"ref": e.ref, "commit": e.commit} for e in lock.entries}
     differences = {
         name: {"pinned": pinned.get(name), "served": _ref_commit(served.get(name))}
         for name in sorted(set(pinned) | set(served))
@@ -119,7 +119,7 @@ def status(settings: Settings) -> Report:
     }
 
 
-def outdated(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> Report:
+def outdated(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> OutdatedReport:
     """Each locked formula's locked tag, the newest its constraints allow, and the newest tag at all."""
     project = project or read_project(settings)
     lock = lockfile.read(settings.lock_path)
@@ -131,7 +131,7 @@ def outdated(settings: Settings, progress: Progress | None = None, project: Mani
             "pending": any(row["outdated"] for row in rows)}
 
 
-def why(settings: Settings, name: str, project: Manifest | None = None) -> Report:
+def why(settings: Settings, name: str, project: Manifest | None = None) -> WhyReport:
     """Every chain of requirements that brings ``name`` in, with the constraint at each step."""
     resolution = locked_resolution(settings, project)
     if name not in resolution.pins:
@@ -141,7 +141,7 @@ def why(settings: Settings, name: str, project: Manifest | None = None) -> Repor
             "chains": chains, "lines": [insight.format_chain(chain) for chain in chains]}
 
 
-def graph(settings: Settings, fmt: str = "text", project: Manifest | None = None) -> Report:
+def graph(settings: Settings, fmt: str = "text", project: Manifest | None = None) -> GraphReport:
     """The resolved dependency graph, as an indented tree or Graphviz DOT."""
     if fmt not in ("text", "dot"):
         raise UsageError(f"Unknown graph format '{fmt}'; use text or dot.")
@@ -195,7 +195,7 @@ def _resolve_and_publish(
     names: list[str] | None = None,
     project: Manifest | None = None,
     keep_locked: bool = False,
-) -> Report:
+) -> PublishReport:
     project = project or read_project(settings)
     # a targeted update fetches the named formulas, and whatever else ends up moving, not every mirror
     with session(settings, "missing" if names else "always", progress) as (cache, vendor):
@@ -213,7 +213,7 @@ def _resolve_and_publish(
 # -- publishing --
 
 
-def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> Report:
+def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> PublishReport:
     """Plan the publish of ``new``, then apply it unless simulating or nothing is to be built."""
     plan = publishing.plan_for(command, settings, cache, vendor, old, new, warnings)
     report = functools.partial(report_of, simulate=settings.simulate, root_dir=str(settings.root), saltenv=settings.saltenv)
@@ -223,7 +223,7 @@ def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
     return report(with_repair(plan, repaired), published=release != plan.served_release, release=release)
 
 
-def _ref_commit(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if record is None else {"ref": record.get("ref"), "commit": record.get("commit")}
+def _ref_commit(record: Mapping[str, Any] | None) -> PinData | None:
+    return None if record is None else {"ref": record.get("ref", ""), "commit": record.get("commit")}
 
 

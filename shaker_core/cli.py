@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 from . import __version__, api, interrupts
 from .errors import ConfigError, ShakerError, UsageError, filesystem_mistakes
 from .manifest import load_yaml
+from .reports import AnyReport, Report
 from .settings import Settings
 from .userfiles import read_user_file
 from .yamlsafe import DEFAULT_MAX_BYTES
@@ -68,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if report.get("pending") else 0
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+def _run(args: argparse.Namespace, settings: Settings) -> Report:
     progress = _progress_printer() if sys.stderr.isatty() and not args.json else None
-    commands: dict[str, Callable[[], dict[str, Any]]] = {
+    commands: dict[str, Callable[[], Report]] = {
         "install": lambda: api.install(settings, progress),
         "install-pinned-versions": lambda: api.install_pinned(settings, progress),
         "check": lambda: api.check(settings, progress),
@@ -195,7 +196,7 @@ def _failed(args: argparse.Namespace, code: int, kind: str, message: str, data: 
     return code
 
 
-def _print(report: dict[str, Any], as_json: bool) -> None:
+def _print(report: AnyReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -203,7 +204,7 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
         print(line)
 
 
-def format_report(report: dict[str, Any]) -> list[str]:
+def format_report(report: AnyReport) -> list[str]:
     """Human lines: one per formula that changed, then a summary."""
     if report["command"] == "status":
         return _format_status(report)
@@ -221,14 +222,14 @@ def format_report(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _ref(item: dict[str, Any] | None) -> str:
+def _ref(item: Mapping[str, Any] | None) -> str:
     if item is None:
         return "(none)"
     commit = item.get("commit") or ""
     return f"{item['ref']} ({commit[:12]})" if commit and commit != item["ref"] else item["ref"]
 
 
-def _summary(report: dict[str, Any]) -> str:
+def _summary(report: AnyReport) -> str:
     count = len(report["formulas"])
     if report["command"] == "check":
         return "The lock would change; run `salt-shaker install`." if report["pending"] else f"Up to date: the lock already pins the newest allowed versions of {count} formulas."
@@ -240,7 +241,7 @@ def _summary(report: dict[str, Any]) -> str:
     return f"Nothing to do: {served} already serves release {report['release']} ({count} formulas)."
 
 
-def _format_outdated(report: dict[str, Any]) -> list[str]:
+def _format_outdated(report: AnyReport) -> list[str]:
     rows = [("formula", "locked", "wanted", "latest")]
     rows += [(r["formula"], r["locked"], r["wanted"] or "-", r["latest"] or "-") for r in report["formulas"] if r["outdated"]]
     if len(rows) == 1:
@@ -249,7 +250,7 @@ def _format_outdated(report: dict[str, Any]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
-def _format_status(report: dict[str, Any]) -> list[str]:
+def _format_status(report: AnyReport) -> list[str]:
     if not report["release"]:
         return ["Nothing is served yet: run `salt-shaker install` or `salt-shaker install-pinned-versions`."]
     lines = [f"{name}: {_ref(item)}" for name, item in report["formulas"].items()]

@@ -5,23 +5,24 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from . import notify, records
 from .errors import ShakerError
+from .reports import AnyReport, PublishReport
 from .session import vendor_for
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-Report = dict[str, Any]
+Published = TypeVar("Published", bound=PublishReport)
 
 
-def deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
+def deployed(use_case: Callable[..., Published]) -> Callable[..., Published]:
     """Write a deploy record (and send notifications) for every run that is not simulated."""
 
     @functools.wraps(use_case)
-    def run(*args: Any, **kwargs: Any) -> Report:
+    def run(*args: Any, **kwargs: Any) -> Published:
         settings = next(arg for arg in args if isinstance(arg, Settings))
         if settings.simulate:
             return use_case(*args, **kwargs)
@@ -38,7 +39,7 @@ def deployed(use_case: Callable[..., Report]) -> Callable[..., Report]:
     return run
 
 
-def record_deploy(settings: Settings, started: float, report: Report) -> None:
+def record_deploy(settings: Settings, started: float, report: AnyReport) -> None:
     """Write the deploy record of a run (success or failure) and send what ``notify`` asks for."""
     vendor = vendor_for(settings).path
     if not settings.root.is_dir() or (not report.get("published") and not os.access(vendor if vendor.is_dir() else settings.root, os.W_OK)):
@@ -46,6 +47,7 @@ def record_deploy(settings: Settings, started: float, report: Report) -> None:
     record = {
         "command": report.get("command"),
         "trigger": settings.trigger,
+        "saltenv": settings.saltenv,
         "project_commit": settings.project_commit,
         "started": started,
         "finished": time.time(),
@@ -61,5 +63,5 @@ def record_deploy(settings: Settings, started: float, report: Report) -> None:
     except OSError as exc:  # a full disk must not turn the run's own error into a traceback
         log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
     sent = notify.notify(settings.notify, vendor, {**report, "trigger": settings.trigger}, settings.project_commit)
-    if sent:
+    if sent and isinstance(report, dict):
         report["notifications"] = sent

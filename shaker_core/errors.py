@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .reports import FailureReport
+
 # Control characters and Unicode line/bidi controls: a message may quote bytes from an
 # untrusted metadata.yml or lock line, and must not move a terminal's cursor, recolour
 # it, reorder what it shows or start a forged log line; a lone surrogate (from a
@@ -46,9 +48,12 @@ class ShakerError(Exception):
         """Plain data for reports, events and job returns (with the error's own data, like a conflict's causes, when it has any)."""
         return {"error": self.kind, "message": self.message, **({"data": dict(self.data)} if self.data else {})}
 
-    def failure(self, command: str) -> dict[str, Any]:
+    def failure(self, command: str) -> FailureReport:
         """A failed run as plain data: what reports, deploy records, job returns and events carry."""
-        return {"command": command, "success": False, "retcode": self.exit_code, **self.as_dict()}
+        report: FailureReport = {"command": command, "success": False, "retcode": self.exit_code, "error": self.kind, "message": self.message}
+        if self.data:
+            report["data"] = dict(self.data)
+        return report
 
 
 class UsageError(ShakerError):

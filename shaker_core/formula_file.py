@@ -37,7 +37,7 @@ class FormulaFile:
     def requirements(self, org: str) -> tuple[Requirement, ...]:
         """Its dependencies as unconstrained requirements on ``<org>/<name>-formula``."""
         names = [d if d.endswith("-formula") else f"{d}-formula" for d in self.dependencies]
-        return tuple(Requirement(f"{org}/{name}", text=f"{org}/{name}") for name in names)
+        return tuple(Requirement(name=f"{org}/{name}", text=f"{org}/{name}") for name in names)
 
 
 def parse(data: bytes | str, path: str = FILENAME, max_bytes: int = DEFAULT_MAX_BYTES) -> FormulaFile:

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import pygit2
 
@@ -33,6 +33,7 @@ from .yamlsafe import DEFAULT_MAX_BYTES
 log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "metadata.yml"
+FetchPolicy = Literal["always", "missing"]  # always: each mirror once per run; missing: only mirrors that lack what is asked
 MIN_PYGIT2 = (1, 14)
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
@@ -62,7 +63,7 @@ class GitCache:
         *,
         credentials: Credentials | None = None,
         jobs: int = 8,
-        fetch_policy: str = "always",
+        fetch_policy: FetchPolicy = "always",
         offline: bool = False,
         timeout: float = 120.0,
         progress: Callable[[str, int, int], None] | None = None,

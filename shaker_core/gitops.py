@@ -8,46 +8,64 @@ coalesce so two syncs never overlap and the last push is never lost.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from . import api, deploys, lockfile, records
-from .errors import GitError, LayoutError, ShakerError
+from . import api, deploys, envsync, lockfile, records
+from .coalesce import EVERYTHING, coalesced
+from .environments import environments_of
+from .errors import GitError, LayoutError, ShakerError, UsageError
+from .reports import (
+    EnvironmentsReport,
+    HistoryReport,
+    NoRunReport,
+    PinData,
+    ReleaseRow,
+    RollbackReport,
+    StatusReport,
+    SuspensionReport,
+    SyncReport,
+)
 from .settings import Settings
 from .vendor import Vendor
 from .webhook import Push, WebhookSettings, parse, raw_parts, repository_key, verify
 
 log = logging.getLogger(__name__)
 
-PENDING = ".sync-pending"
-SYNC_LOCK = ".sync.lock"
 
 
 # -- syncing --
 
 
-def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = None) -> api.Report:
-    """Publish the project repository's branch head and install its lock; coalesced and suspendable."""
-    vendor = api.vendor_for(settings)
+def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = None, saltenvs: Sequence[str] = ()) -> SyncReport | EnvironmentsReport:
+    """Publish the project repository's branch head (each matching branch, with environments from branches) and install its lock.
+
+    Coalesced and suspendable. ``saltenvs`` names the environments from branches to deploy (default: all).
+    """
+    if saltenvs and not settings.branch_environments:
+        raise UsageError(f"saltenvs ({', '.join(saltenvs)}) were named, but the project does not take its environments from branches; "
+                         "set shaker:project:branches, or name none.")
+    vendor = api.vendor_for(replace(settings, saltenv=None))
     suspension = records.suspended(vendor.path)
     if suspension:
         return _suspended("sync", suspension)
-    label = f"{trigger}:{delivery}" if delivery else trigger
-    return _coalesced(vendor.path, lambda: _sync_once(replace(settings, trigger=label)))
+    labelled = replace(settings, trigger=f"{trigger}:{delivery}" if delivery else trigger)
+    if settings.branch_environments:
+        return envsync.sync(labelled, saltenvs)
+    return _coalesced(vendor.path, lambda: _sync_once(labelled))
 
 
-def reconcile(settings: Settings) -> api.Report:
-    """What a schedule runs: the same as a push to every tracked source."""
+def reconcile(settings: Settings) -> SyncReport | EnvironmentsReport:
+    """What a schedule runs: the same as a push to every tracked source (every environment)."""
     report = sync(settings, trigger="schedule")
     report["command"] = "reconcile"
     return report
 
 
-def _sync_once(settings: Settings) -> api.Report:
+def _sync_once(settings: Settings) -> SyncReport:
     started = time.time()
     try:
         project_commit = publish_project(settings) if settings.project_source else None
@@ -60,7 +78,8 @@ def _sync_once(settings: Settings) -> api.Report:
     except ShakerError:
         _restore_project(settings)
         raise
-    report.update(command="sync", project_commit=project_commit)
+    report["command"] = "sync"
+    report["project_commit"] = project_commit
     return report
 
 
@@ -85,36 +104,21 @@ def publish_project(settings: Settings) -> str:
     return head
 
 
-def _coalesced(vendor: Path, run: Callable[[], api.Report]) -> api.Report:
+def _coalesced(vendor: Path, run: Callable[[], SyncReport]) -> SyncReport:
     """Run ``run`` now, or leave it to the sync in progress; never two at once, never a lost trigger."""
-    vendor.mkdir(parents=True, exist_ok=True)
-    pending = vendor / PENDING
-    pending.touch()
-    last: api.Report | None = None
-    runs = 0
-    while pending.exists():
-        with open(vendor / SYNC_LOCK, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if last is None:
-                    return _coalesced_report()
-                break
-            while pending.exists():
-                pending.unlink(missing_ok=True)
-                last = _attempt(run)
-                runs += 1
-    if last is None:  # the running sync took this trigger's mark (and runs after it) before this call got to the lock
+    done, runs = coalesced(vendor, [EVERYTHING], lambda _: _attempt(run))
+    if not done:  # the running sync took this trigger's mark, and runs after it
         return _coalesced_report()
-    last["runs"] = runs
+    last = done[EVERYTHING]
+    last["runs"] = runs[EVERYTHING]
     return last
 
 
-def _coalesced_report() -> api.Report:
+def _coalesced_report() -> NoRunReport:
     return {"command": "sync", "success": True, "coalesced": True, "comment": "A sync is running; it will run once more for this trigger."}
 
 
-def _attempt(run: Callable[[], api.Report]) -> api.Report:
+def _attempt(run: Callable[[], SyncReport]) -> SyncReport:
     try:
         return run()
     except ShakerError as exc:
@@ -125,7 +129,7 @@ def _attempt(run: Callable[[], api.Report]) -> api.Report:
 # -- pushes --
 
 
-def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: Mapping[str, Any]) -> api.Report:
+def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: Mapping[str, Any]) -> SyncReport | EnvironmentsReport:
     """Verify a webhook event, then sync what it names (or say why it is ignored)."""
     headers, body = raw_parts(event_data)
     provider = verify(headers, body, WebhookSettings.from_mapping(webhook))
@@ -133,6 +137,8 @@ def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: M
     if not push.is_push:
         return _ignored(push, f"'{push.event}' is not a push")
     keys = {repository_key(url) for url in push.repository_urls}
+    if settings.project_source and repository_key(settings.project_source) in keys and settings.branch_environments:
+        return _branch_push(settings, push)
     if settings.project_source and repository_key(settings.project_source) in keys:
         if push.branch != settings.project_branch:
             return _ignored(push, f"the push is to {push.ref or 'no ref'}, and the project branch is {settings.project_branch}")
@@ -140,7 +146,19 @@ def on_push(settings: Settings, webhook: Mapping[str, Any] | None, event_data: M
     return _formula_push(settings, push, keys)
 
 
-def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
+def _branch_push(settings: Settings, push: Push) -> SyncReport | EnvironmentsReport:
+    """A push to one branch deploys that branch's environment only (or removes it, when the push deleted the branch)."""
+    branch = push.branch or ""
+    found, _ = environments_of({branch: ""}, settings.project_branches, settings.project_base) if branch else ([], [])
+    if not found:
+        return _ignored(push, f"the push is to {push.ref or 'no ref'}, which is no environment (branches: {', '.join(settings.project_branches)}; "
+                              f"base: {settings.project_base})")
+    return _with_push(sync(settings, trigger="webhook", delivery=push.delivery, saltenvs=[found[0].saltenv]), push)
+
+
+def _formula_push(settings: Settings, push: Push, keys: set[str]) -> SyncReport | EnvironmentsReport:
+    if settings.branch_environments:
+        return _formula_push_to_branches(settings, push, keys)
     lock = lockfile.read(settings.lock_path)
     entry = next((e for e in lock.entries if repository_key(e.source or settings.default_source(e.name)) in keys), None)
     if entry is None:
@@ -149,7 +167,9 @@ def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
         return _ignored(push, f"{entry.name} is pinned to {entry.kind} {entry.ref}; this push does not change it")
     if not settings.auto_update:
         news = f"tag {push.tag}" if push.tag else "commit"
-        return {**_ignored(push, f"{entry.name} has a new {news}; it stays at {entry.ref} (shaker:auto_update is off)"), "outdated": [entry.name]}
+        ignored = _ignored(push, f"{entry.name} has a new {news}; it stays at {entry.ref} (shaker:auto_update is off)")
+        ignored["outdated"] = [entry.name]
+        return ignored
     vendor = api.vendor_for(settings)
     suspension = records.suspended(vendor.path)
     if suspension:
@@ -161,17 +181,38 @@ def _formula_push(settings: Settings, push: Push, keys: set[str]) -> api.Report:
     return _with_push(_coalesced(vendor.path, lambda: api.install_pinned(replace(moved, remote_check=True))), push)
 
 
-def _with_push(report: api.Report, push: Push) -> api.Report:
+def _formula_push_to_branches(settings: Settings, push: Push, keys: set[str]) -> SyncReport | EnvironmentsReport:
+    """With environments from branches every lock lives in git: a formula's new branch commit re-syncs the saltenvs
+    that pin that branch; a new tag is reported as outdated (change the branch's lock in git to move to it)."""
+    vendor = api.vendor_for(replace(settings, saltenv=None))
+    pinning = {}
+    for saltenv in vendor.served_saltenvs():
+        lock = lockfile.read(replace(settings, saltenv=saltenv).lock_path)
+        entry = next((e for e in lock.entries if repository_key(e.source or settings.default_source(e.name)) in keys), None)
+        if entry is not None:
+            pinning[saltenv] = entry
+    moved = sorted(env for env, entry in pinning.items() if entry.kind == "branch" and push.branch == entry.ref)
+    if moved:
+        return _with_push(sync(replace(settings, remote_check=True), trigger="webhook", delivery=push.delivery, saltenvs=moved), push)
+    if not pinning:
+        return _ignored(push, "the repository is neither the project repository nor a formula any environment's lock pins")
+    ignored = _ignored(push, f"no environment pins {push.ref or 'this ref'} of it; each branch's lock in git decides what is served")
+    if push.tag:
+        ignored["outdated"] = sorted({entry.name for entry in pinning.values()})
+    return ignored
+
+
+def _with_push(report: SyncReport | EnvironmentsReport, push: Push) -> SyncReport | EnvironmentsReport:
     report["push"] = {"provider": push.provider, "ref": push.ref, "delivery": push.delivery}
     return report
 
 
-def _ignored(push: Push, reason: str) -> api.Report:
+def _ignored(push: Push, reason: str) -> NoRunReport:
     return {"command": "webhook", "success": True, "ignored": True, "comment": f"Ignored: {reason}.",
             "push": {"provider": push.provider, "event": push.event, "ref": push.ref, "delivery": push.delivery}}
 
 
-def _suspended(command: str, suspension: Mapping[str, Any]) -> api.Report:
+def _suspended(command: str, suspension: Mapping[str, Any]) -> NoRunReport:
     return {"command": command, "success": True, "suspended": True, "changes": {},
             "comment": f"Syncing is suspended ({suspension.get('reason')}); run shaker.resume to sync again."}
 
@@ -179,11 +220,11 @@ def _suspended(command: str, suspension: Mapping[str, Any]) -> api.Report:
 # -- history, rollback, suspension --
 
 
-def history(settings: Settings) -> api.Report:
+def history(settings: Settings) -> HistoryReport:
     """The releases kept, newest first, and the recent deploys."""
     vendor = api.vendor_for(settings)
     current = vendor.current_id()
-    releases = [
+    releases: list[ReleaseRow] = [
         {"release": info.release, "created": info.created, "current": info.release == current,
          "formulas": {name: rec.get("ref") for name, rec in info.formulas.items()}}
         for info in vendor.history()
@@ -192,7 +233,7 @@ def history(settings: Settings) -> api.Report:
             "deploys": records.read_deploys(vendor.path, limit=20)}
 
 
-def rollback(settings: Settings, release: str | None = None) -> api.Report:
+def rollback(settings: Settings, release: str | None = None) -> RollbackReport:
     """Switch ``_root`` back to ``release`` (default: the one before the current), atomically."""
     vendor = api.vendor_for(settings)
     with vendor.lock(settings.lock_timeout):
@@ -207,7 +248,7 @@ def rollback(settings: Settings, release: str | None = None) -> api.Report:
     note = "Syncing is suspended, so it stays." if suspended else "The next sync (push or schedule) will move forward again; run shaker.suspend to keep it."
     return {"command": "rollback", "success": True, "published": True, "release": target, "previous_release": current,
             "module_dirs_changed": True, "served_changes": {}, "root_dir": str(settings.root),
-            "formulas": {name: {"ref": rec.get("ref"), "commit": rec.get("commit")} for name, rec in (info.formulas if info else {}).items()},
+            "formulas": {name: PinData(ref=rec.get("ref", ""), commit=rec.get("commit")) for name, rec in (info.formulas if info else {}).items()},
             "comment": f"Rolled back from {current} to {target}. {note}"}
 
 
@@ -219,14 +260,14 @@ def _previous(vendor: Vendor, current: str | None) -> str | None:
     return releases[0] if releases else None
 
 
-def suspend(settings: Settings, reason: str, by: str = "operator") -> api.Report:
+def suspend(settings: Settings, reason: str, by: str = "operator") -> SuspensionReport:
     """Make every sync a no-op until resume."""
     vendor = api.vendor_for(settings)
     record = records.suspend(vendor.path, reason or "no reason given", by)
     return {"command": "suspend", "success": True, "suspended": record}
 
 
-def resume(settings: Settings) -> api.Report:
+def resume(settings: Settings) -> SuspensionReport:
     """Let syncs run again."""
     vendor = api.vendor_for(settings)
     was = records.resume(vendor.path)
@@ -234,8 +275,10 @@ def resume(settings: Settings) -> api.Report:
     return {"command": "resume", "success": True, "was_suspended": was, "comment": comment}
 
 
-def status(settings: Settings) -> api.Report:
-    """What is served against the lock, the last deploy, and the project branch head (drift)."""
+def status(settings: Settings) -> StatusReport | EnvironmentsReport:
+    """What is served against the lock, the last deploy, and the project branch head (drift); every environment from branches."""
+    if settings.branch_environments and not settings.saltenv:
+        return envsync.status(settings)
     report = api.status(settings)
     vendor = api.vendor_for(settings)
     deploy = records.read_deploy(vendor.path)

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from .conflicts import ROOT_LABEL
 from .lockfile import LockFile
+from .reports import OutdatedRow
 from .resolver import Resolution
 from .versions import version_tags
 
@@ -80,9 +81,9 @@ def graph_dot(resolution: Resolution) -> list[str]:
     return lines
 
 
-def outdated(lock: LockFile, wanted: Resolution, tags: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+def outdated(lock: LockFile, wanted: Resolution, tags: Mapping[str, Mapping[str, str]]) -> list[OutdatedRow]:
     """Each locked formula: locked ref, newest the constraints allow, newest tag at all."""
-    rows = []
+    rows: list[OutdatedRow] = []
     for entry in lock.entries:
         pin = wanted.pins.get(entry.name)
         ordered = [tag for tag, version in version_tags(tags.get(entry.name, {})) if not version.is_prerelease]

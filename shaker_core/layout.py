@@ -16,7 +16,7 @@ from .errors import LayoutError
 LAYOUT_VERSION = "1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FormulaTree:
     """What the plan needs to know about one pinned formula's tree."""
 
@@ -30,7 +30,7 @@ class FormulaTree:
     top_files: frozenset[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FormulaLayout:
     """Where one formula's content goes in a release."""
 
@@ -42,7 +42,7 @@ class FormulaLayout:
     module_dirs: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LayoutPlan:
     """A release: its id and each formula's place in it."""
 
@@ -56,7 +56,7 @@ class LayoutPlan:
         return frozenset(d for f in self.formulas for d in f.module_dirs)
 
 
-@dataclass
+@dataclass(kw_only=True, slots=True)
 class ReleaseInfo:
     """What ``releases/<id>.json`` records."""
 
@@ -79,8 +79,8 @@ def plan_release(trees: Sequence[FormulaTree]) -> LayoutPlan:
                 raise LayoutError(f"{owners[export]} and {tree.name} both export '{export}'; rename one export in its metadata.yml 'exports:'.")
             owners[export] = tree.name
         module_dirs = tuple(sorted(d for d in tree.top_dirs if d.startswith("_")))
-        layouts.append(FormulaLayout(tree.name, tree.ref, tree.commit, tree.source, exports, module_dirs))
-    return LayoutPlan(release_id(layouts), tuple(layouts), tuple(warnings))
+        layouts.append(FormulaLayout(name=tree.name, ref=tree.ref, commit=tree.commit, source=tree.source, exports=exports, module_dirs=module_dirs))
+    return LayoutPlan(release_id=release_id(layouts), formulas=tuple(layouts), warnings=tuple(warnings))
 
 
 def _exports_of(tree: FormulaTree, warnings: list[str]) -> tuple[tuple[str, str], ...]:

@@ -20,7 +20,7 @@ from .atomic import fsync_dir, write_atomic
 from .errors import LockFileError
 from .sources import check_name, check_url, looks_like_url, name_from_url, redact
 from .userfiles import read_user_file
-from .versions import is_commit, is_valid_branch_name, parse_tag
+from .versions import RefKind, is_commit, is_valid_branch_name, parse_tag
 
 MAX_LOCK_BYTES = 64 * 1024 * 1024  # a lock line is about 150 bytes: far more formulas than max_formulas allows
 
@@ -32,7 +32,7 @@ HEADER = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LockEntry:
     """One pinned formula."""
 
@@ -42,14 +42,14 @@ class LockEntry:
     source: str | None = None
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> RefKind:
         """``rev``, ``tag`` or ``branch``, read from the shape of the ref."""
         if is_commit(self.ref):
             return "rev"
         return "tag" if parse_tag(self.ref) is not None else "branch"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LockFile:
     """Every pinned formula, keyed by name."""
 
@@ -65,7 +65,7 @@ class LockFile:
 
 def make(entries: Iterable[LockEntry]) -> LockFile:
     """A LockFile with entries sorted by name."""
-    return LockFile(tuple(sorted(entries, key=lambda entry: entry.name)))
+    return LockFile(entries=tuple(sorted(entries, key=lambda entry: entry.name)))
 
 
 def render(lock: LockFile, default_source: Callable[[str], str] | None = None) -> str:
@@ -171,7 +171,7 @@ def _parse_line(content: str, where: str) -> LockEntry:
     _check_ref(ref, where)
     commit = _commit_field(rest, where)
     source = _source_field(rest, where) or legacy_source
-    return LockEntry(name, ref, commit, source)
+    return LockEntry(name=name, ref=ref, commit=commit, source=source)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -29,7 +29,7 @@ MAPPING_KEYS = ("name", "version", "branch", "rev", "source")
 _EXPORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Requirement:
     """One formula a manifest depends on, with its constraint and optional source URL."""
 
@@ -42,7 +42,7 @@ class Requirement:
         return self.text or f"{self.name}{self.constraint}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest:
     """What a metadata.yml says: own name, exports, dependencies and (project only) overrides."""
 
@@ -214,7 +214,7 @@ def parse_requirement(text: str, where: str = "dependency") -> Requirement:
         name, source = _name_from_source(head, label), head
     else:
         name, source = _checked_name(head, label), None
-    return Requirement(name, constraint, source, stripped)
+    return Requirement(name=name, constraint=constraint, source=source, text=stripped)
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -269,7 +269,7 @@ def _parse_mapping(entry: dict[str, Any], where: str) -> Requirement:
         name = _name_from_source(source, label)
     constraint = _mapping_constraint(entry, label)
     name = _checked_name(name.strip(), label)
-    return Requirement(name, constraint, source, f"{name}{constraint}")
+    return Requirement(name=name, constraint=constraint, source=source, text=f"{name}{constraint}")
 
 
 def _render_mapping(entry: dict[str, Any]) -> str:
@@ -299,11 +299,11 @@ def _mapping_constraint(entry: dict[str, Any], label: str) -> Constraint:
     if key == "branch":
         if not is_valid_branch_name(value) or parse_tag(value) is not None or is_commit(value):
             raise ManifestError(f"{label}: branch '{value}' is not a branch name salt-shaker can pin (it looks like a version or commit, or is not a valid ref).")
-        return Constraint((Clause("==", value),))
+        return Constraint((Clause(op="==", value=value),))
     if key == "rev":
         if not is_commit(value):
             raise ManifestError(f"{label}: rev '{value}' is not a full 40-hex commit id.")
-        return Constraint((Clause("==", value),))
+        return Constraint((Clause(op="==", value=value),))
     if value[:1] not in OPERATOR_CHARS:
         value = f"=={value}"
     return _constraint(value, label)

@@ -24,7 +24,7 @@ def pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warnings
     source = settings.source_of(entry)
     if entry.kind == "rev":
         cache.ensure_commits([(source, entry.ref)])
-        return LockEntry(entry.name, entry.ref, entry.ref, entry.source)
+        return LockEntry(name=entry.name, ref=entry.ref, commit=entry.ref, source=entry.source)
     if entry.commit and entry.kind == "branch" and not settings.remote_check:
         return entry
     current = cache.ref(source, f"refs/{'tags' if entry.kind == 'tag' else 'heads'}/{entry.ref}")
@@ -34,10 +34,10 @@ def pinned_entry(entry: LockEntry, settings: Settings, cache: GitCache, warnings
             return entry
         raise GitError(f"{entry.name} has no {entry.kind} '{entry.ref}' at {redact(source)}; run `salt-shaker update {entry.name}`.")
     if entry.commit is None or current == entry.commit:
-        return LockEntry(entry.name, entry.ref, current, entry.source)
+        return LockEntry(name=entry.name, ref=entry.ref, commit=current, source=entry.source)
     if settings.remote_check:
         warnings.append(f"{entry.name}: {entry.kind} {entry.ref} moved from {entry.commit[:12]} to {current[:12]}; the lock now pins the new commit.")
-        return LockEntry(entry.name, entry.ref, current, entry.source)
+        return LockEntry(name=entry.name, ref=entry.ref, commit=current, source=entry.source)
     if entry.kind == "branch":
         return entry
     raise GitError(

@@ -9,13 +9,12 @@ report every face returns is rendered from it by :func:`report_of`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Mapping
+from typing import Mapping
 
 from .layout import LayoutPlan, ReleaseInfo
 from .lockfile import LockEntry, LockFile
+from .reports import ChangeData, ChangeKind, PinData, PublishReport
 from .verify import TreeDiff
-
-ChangeKind = Literal["added", "removed", "moved"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -25,7 +24,7 @@ class Pin:
     ref: str
     commit: str | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> PinData:
         return {"ref": self.ref, "commit": self.commit}
 
     def __str__(self) -> str:
@@ -45,7 +44,7 @@ class FormulaChange:
         """``acme/postgres-formula: v1.2.0 (c9d5…) -> v1.1.0 (de96…)``."""
         return f"{self.name}: {self.old or '(none)'} -> {self.new or '(none)'}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ChangeData:
         return {"kind": self.kind, "old": self.old.as_dict() if self.old else None, "new": self.new.as_dict() if self.new else None}
 
 
@@ -120,7 +119,7 @@ def changes_between(before: Mapping[str, Pin], after: Mapping[str, Pin]) -> tupl
 
 
 def report_of(plan: PublishPlan, *, simulate: bool, root_dir: str, saltenv: str | None,
-              published: bool = False, release: str | None = None) -> dict[str, Any]:
+              published: bool = False, release: str | None = None) -> PublishReport:
     """The plain report every face returns (Salt needs plain data)."""
     return {
         "command": plan.command,

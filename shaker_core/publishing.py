@@ -109,7 +109,7 @@ def recover(settings: Settings, vendor: Vendor) -> None:
 
 def tree_check(cache: GitCache) -> TreeCheck:
     """Judges served trees and store entries against the cached mirrors (never fetching)."""
-    return TreeCheck(cache.readable_entries, hash_file)
+    return TreeCheck(entries_of=cache.readable_entries, hash_file=hash_file)
 
 
 def served_damage(vendor: Vendor, release: str | None, check: TreeCheck) -> TreeDiff:

@@ -111,7 +111,7 @@ def lock_satisfies(settings: Settings, project: Manifest, old: LockFile) -> bool
 
 def lock_from(resolution: Resolution, settings: Settings) -> LockFile:
     return lockfile.make(
-        LockEntry(pin.name, pin.ref, pin.commit, None if pin.source == settings.default_source(pin.name) else pin.source)
+        LockEntry(name=pin.name, ref=pin.ref, commit=pin.commit, source=None if pin.source == settings.default_source(pin.name) else pin.source)
         for pin in resolution.pins.values()
     )
 

@@ -21,7 +21,7 @@ from .fastpath import resolve_without_conflicts
 from .manifest import Manifest, Requirement
 from .resolvelib_seam import RequirementInformation, Result
 from .sources import redact
-from .versions import Constraint, version_tags
+from .versions import Constraint, RefKind, version_tags
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,13 @@ class Index(Protocol):
         """The metadata.yml of the repository at a commit (an empty Manifest when it has none)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Candidate:
     """One pinnable state of a formula: a tag, a branch head or a commit."""
 
     name: str
     ref: str
-    kind: str
+    kind: RefKind
     commit: str
     source: str
     version: Version | None = None
@@ -58,18 +58,18 @@ class Candidate:
         return f"{self.name} {self.ref}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Pin:
     """The resolved state of one formula."""
 
     name: str
     ref: str
-    kind: str
+    kind: RefKind
     commit: str
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Edge:
     """``parent`` (None for the project) asks for ``requirement``."""
 
@@ -300,7 +300,7 @@ class _Provider(resolvelib.AbstractProvider):
         if len(commits) != 1:
             return []
         commit = commits.pop()
-        return [Candidate(name, commit, "rev", commit, source)]
+        return [Candidate(name=name, ref=commit, kind="rev", commit=commit, source=source)]
 
     def _branch_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
         targets = {c.target for c in constraints if c.kind == "branch"}
@@ -308,13 +308,13 @@ class _Provider(resolvelib.AbstractProvider):
             return []
         branch = targets.pop()
         commit = self.index.branches(source).get(branch)
-        return [Candidate(name, branch, "branch", commit, source)] if commit else []
+        return [Candidate(name=name, ref=branch, kind="branch", commit=commit, source=source)] if commit else []
 
     def _tag_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
         tags = self.index.versions(source)
         prereleases = any(constraint.names_prerelease for constraint in constraints)
         return [
-            Candidate(name, tag, "tag", tags[tag], source, version)
+            Candidate(name=name, ref=tag, kind="tag", commit=tags[tag], source=source, version=version)
             for tag, version in version_tags(tags)
             if all(constraint.allows(version, prereleases) for constraint in constraints)
         ]
@@ -341,11 +341,11 @@ class _Provider(resolvelib.AbstractProvider):
         mapping = result.mapping if result is not None else {}
         criteria = result.criteria if result is not None else {}
         pins = {
-            name: Pin(c.name, c.ref, c.kind, c.commit, c.source)
+            name: Pin(name=c.name, ref=c.ref, kind=c.kind, commit=c.commit, source=c.source)
             for name, c in sorted(mapping.items())
         }
         edges = [
-            Edge(info.parent.name if info.parent else None, info.parent.ref if info.parent else None, info.requirement)
+            Edge(parent=info.parent.name if info.parent else None, parent_ref=info.parent.ref if info.parent else None, requirement=info.requirement)
             for name in sorted(mapping)
             for info in _live(criteria[name].information, mapping)
         ]

@@ -7,7 +7,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator
 
 from . import publishing
-from .git import GitCache
+from .git import FetchPolicy, GitCache
 from .gitauth import Credentials
 from .settings import Settings
 from .vendor import Vendor
@@ -18,7 +18,7 @@ Progress = Callable[[str, int, int], None]
 
 
 @contextmanager
-def session(settings: Settings, fetch_policy: str, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
+def session(settings: Settings, fetch_policy: FetchPolicy, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
     vendor = vendor_for(settings)
     cache = git_cache(settings, fetch_policy, progress)
     started = time.monotonic()
@@ -31,7 +31,7 @@ def session(settings: Settings, fetch_policy: str, progress: Progress | None) ->
     log.info("done in %.2fs; fetched %d mirrors", time.monotonic() - started, len(cache.fetched))
 
 
-def git_cache(settings: Settings, fetch_policy: str = "always", progress: Progress | None = None) -> GitCache:
+def git_cache(settings: Settings, fetch_policy: FetchPolicy = "always", progress: Progress | None = None) -> GitCache:
     """The mirror cache as these settings configure it."""
     return GitCache(
         settings.cache_path,

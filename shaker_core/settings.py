@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from collections import abc
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -19,6 +22,10 @@ from .sources import DEFAULT_SOURCE_TEMPLATE, check_url, redact, url_for
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+AT_LEAST_ONE = {"at_least": 1}
+SECONDS = {"seconds": True}  # a duration: a finite number above 0
 
 
 class Named(Protocol):
@@ -38,25 +45,30 @@ class Settings:
     root_dir: Path = Path(".")
     cache_dir: Path | None = None
     source_template: str = DEFAULT_SOURCE_TEMPLATE
-    jobs: int = 8
+    jobs: int = field(default=8, metadata=AT_LEAST_ONE)
     remote_check: bool = False
-    keep_releases: int = 3
+    keep_releases: int = field(default=3, metadata=AT_LEAST_ONE)
     offline: bool = False
     simulate: bool = False
-    credentials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    lock_timeout: float = 300.0
-    git_timeout: float = 120.0
-    max_formulas: int = 5000
-    max_resolution_rounds: int = 10000
-    max_manifest_bytes: int = 512 * 1024
-    max_formula_bytes: int = 100 * 1024 * 1024  # real formulas are kilobytes; bounds the memory one export can take
+    credentials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, metadata={
+        "shape": "a mapping of source URL prefix to username/password or ssh_key"})
+    lock_timeout: float = field(default=300.0, metadata=SECONDS)
+    git_timeout: float = field(default=120.0, metadata=SECONDS)
+    max_formulas: int = field(default=5000, metadata=AT_LEAST_ONE)
+    max_resolution_rounds: int = field(default=10000, metadata=AT_LEAST_ONE)
+    max_manifest_bytes: int = field(default=512 * 1024, metadata=AT_LEAST_ONE)
+    # real formulas are kilobytes; bounds the memory one export can take
+    max_formula_bytes: int = field(default=100 * 1024 * 1024, metadata=AT_LEAST_ONE)
     project_source: str | None = None
     project_branch: str = "main"
+    # environments from branches: every project branch matching one of these globs is a saltenv; project_base is base
+    project_branches: tuple[str, ...] = field(default=(), metadata={"check": lambda value, origin: _branch_globs(value, origin)})
+    project_base: str = "main"
     auto_update: bool = False
-    notify: Mapping[str, Any] = field(default_factory=dict)
-    saltenv: str | None = None
-    allowed_sources: tuple[str, ...] = ()
-    salt_version: str | None = None
+    notify: Mapping[str, Any] = field(default_factory=dict, metadata={"shape": "a mapping with 'urls' and optional 'commit_status'"})
+    saltenv: str | None = field(default=None, metadata={"check": lambda value, origin: _saltenv_name(value, origin)})
+    allowed_sources: tuple[str, ...] = field(default=(), metadata={"check": lambda value, origin: _url_prefixes(value, origin)})
+    salt_version: str | None = field(default=None, metadata={"check": lambda value, origin: _version_text(value)})
     strict_minimum_version: bool = False
     trigger: str = "cli"
     project_commit: str | None = None
@@ -74,7 +86,7 @@ class Settings:
         mapping = _flatten_project(mapping, where("project"))
         for spec in fields(cls):
             if spec.name in mapping and mapping[spec.name] is not None:
-                values[spec.name] = _convert(spec.name, mapping[spec.name], where(spec.name))
+                values[spec.name] = _convert(spec, mapping[spec.name], where(spec.name))
         settings = cls(**values)
         settings.validate(where)
         return settings
@@ -83,13 +95,12 @@ class Settings:
         """Refuse values that cannot work, naming the setting and where it came from."""
         if isinstance(where, str):
             where = _Where(where, {})
-        for name in _POSITIVE:
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{where(name)}: '{name}' must be at least 1, not {value}.")
-        for name in _DURATIONS:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{where(name)}: '{name}' must be a number of seconds above 0, not {getattr(self, name)}.")
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if "at_least" in spec.metadata and value < spec.metadata["at_least"]:
+                raise ConfigError(f"{where(spec.name)}: '{spec.name}' must be at least {spec.metadata['at_least']}, not {value}.")
+            if spec.metadata.get("seconds") and not value > 0:  # 'not > 0' also refuses nan
+                raise ConfigError(f"{where(spec.name)}: '{spec.name}' must be a number of seconds above 0, not {value}.")
         if self.strict_minimum_version and self.salt_version is not None and not _parses_as_version(self.salt_version):
             raise ConfigError(f"{where('salt_version')}: 'salt_version' ({self.salt_version}) is not a version like 3006.9; "
                               "strict_minimum_version compares with it.")
@@ -111,8 +122,6 @@ class Settings:
             reason = check_url(url) if url is not None else None
             if reason:
                 raise ConfigError(f"{where(name)}: '{name}' ({redact(shown or '')}) {reason}.")
-        if not isinstance(self.credentials, Mapping):
-            raise ConfigError(f"{where('credentials')}: 'credentials' must be a mapping of source URL prefix to username/password or ssh_key.")
 
     # -- derived paths --
 
@@ -122,8 +131,15 @@ class Settings:
         return self.root_dir.expanduser().resolve()
 
     @property
+    def branch_environments(self) -> bool:
+        """Whether saltenvs come from the project repository's branches (``project: {branches: [...]}``)."""
+        return bool(self.project_source and self.project_branches)
+
+    @property
     def project_dir(self) -> Path:
-        """Where metadata.yml and the lock live: ``root_dir``, or the published project repository."""
+        """Where metadata.yml and the lock live: ``root_dir``, or the published project repository (one per saltenv from branches)."""
+        if self.branch_environments and self.saltenv:
+            return self.root / "vendor" / "_projects" / self.saltenv
         return self.root / "vendor" / "_project" if self.project_source else self.root
 
     @property
@@ -132,8 +148,11 @@ class Settings:
 
     @property
     def lock_path(self) -> Path:
-        """``formula-requirements.txt``, or ``formula-requirements.<saltenv>.txt`` for a saltenv other than base."""
-        if self.saltenv and self.saltenv != "base":
+        """``formula-requirements.txt``, or ``formula-requirements.<saltenv>.txt`` for a declared saltenv other than base.
+
+        A saltenv from a branch reads the branch's own ``formula-requirements.txt``.
+        """
+        if self.saltenv and self.saltenv != "base" and not self.branch_environments:
             return self.project_dir / f"formula-requirements.{self.saltenv}.txt"
         return self.project_dir / "formula-requirements.txt"
 
@@ -152,16 +171,32 @@ class Settings:
 
 
 def _flatten_project(mapping: Mapping[str, Any], origin: str) -> Mapping[str, Any]:
-    """``project: {source, branch}`` -> ``project_source``, ``project_branch``."""
+    """``project: {source, branch}`` or ``{source, branches, base}`` -> ``project_source``, ``project_branch``, ``project_branches``, ``project_base``."""
     project = mapping.get("project")
     if project is None:
         return mapping
     if not isinstance(project, Mapping) or not project.get("source"):
-        raise ConfigError(f"{origin}: 'project' must be a mapping with 'source' (the project repository URL) and optional 'branch'.")
+        raise ConfigError(f"{origin}: 'project' must be a mapping with 'source' (the project repository URL) and optional 'branch', "
+                          "or 'branches' and 'base' for environments from branches.")
+    if project.get("branch") and project.get("branches"):
+        raise ConfigError(f"{origin}: 'project' has both 'branch' (one branch, served at vendor/_root) and 'branches' "
+                          "(every matching branch a saltenv); keep one.")
     flat = dict(mapping)
     flat["project_source"] = project["source"]
-    flat["project_branch"] = project.get("branch") or "main"
+    flat["project_branch"] = project.get("branch") or project.get("base") or "main"
+    flat["project_branches"] = project.get("branches")
+    flat["project_base"] = project.get("base") or "main"
     return flat
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    Path: lambda value: Path(str(value)),
+    bool: lambda value: _to_bool(value),
+    int: lambda value: _to_number(value, int),
+    float: lambda value: _to_number(value, float),
+}
+_EXPECTED = {bool: "use true or false", int: "use a whole number", float: "use a finite number"}
+_HINTS = typing.get_type_hints(Settings)
 
 
 class _Where:
@@ -208,43 +243,60 @@ def _parses_as_version(text: str) -> bool:
     return True
 
 
-_POSITIVE = ("jobs", "keep_releases", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes")
-_DURATIONS = ("lock_timeout", "git_timeout")  # 'not > 0' also refuses nan
-_PATHS = {"root_dir", "cache_dir"}
-_BOOLS = {"remote_check", "offline", "simulate", "auto_update", "strict_minimum_version"}
-_INTS = {"jobs", "keep_releases", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes"}
-_FLOATS = {"lock_timeout", "git_timeout"}
-
-
-def _convert(name: str, value: Any, origin: str) -> Any:
-    try:
-        if name in _PATHS:
-            return Path(str(value))
-        if name in _BOOLS:
-            return _to_bool(value)
-        if name in _INTS:
-            return _to_number(value, int)
-        if name in _FLOATS:
-            return _to_number(value, float)
-    except ValueError:
-        raise ConfigError(f"{origin}: '{name}' has the value {value!r}; {_expected(name)}.") from None
-    if name == "allowed_sources":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"{origin}: 'allowed_sources' must be a list of URL prefixes, like ['https://git.example.com/', 'file:///srv/forge/'].")
-        if not value:  # fail closed: an empty list would allow every source, the opposite of what it says
-            raise ConfigError(f"{origin}: 'allowed_sources' is an empty list, which would allow no source at all; "
-                              "list the URL prefixes to allow, or remove the setting to allow any source.")
-        return tuple(value)
-    if name == "notify" and not isinstance(value, Mapping):
-        raise ConfigError(f"{origin}: 'notify' must be a mapping with 'urls' and optional 'commit_status'.")
-    if name == "saltenv" and not (isinstance(value, str) and value.replace("-", "").replace("_", "").isalnum()):
-        raise ConfigError(f"{origin}: 'saltenv' must be a Salt environment name like base or dev.")
-    if name == "salt_version" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = getattr(value, "raw", "") or str(value)  # salt_version: 3006.0 unquoted is read by YAML as a number
-    if name in ("source_template", "trigger", "project_source", "project_branch", "salt_version") and not isinstance(value, str):
+def _convert(spec: Field[Any], value: Any, origin: str) -> Any:
+    """A setting's value as its field's type says (a path, a flag, a number, a string, a mapping), then its own check."""
+    kind = _base_type(spec)
+    name = spec.name
+    if "check" in spec.metadata:
+        value = spec.metadata["check"](value, origin)
+    if kind in _CONVERTERS:
+        try:
+            return _CONVERTERS[kind](value)
+        except ValueError:
+            raise ConfigError(f"{origin}: '{name}' has the value {value!r}; {_EXPECTED.get(kind, 'use a finite number')}.") from None
+    if kind is str and not isinstance(value, str):
         raise ConfigError(f"{origin}: '{name}' must be a string.")
+    if kind is abc.Mapping and not isinstance(value, Mapping):
+        raise ConfigError(f"{origin}: '{name}' must be {spec.metadata['shape']}.")
+    return value
+
+
+def _base_type(spec: Field[Any]) -> Any:
+    """The type a field holds, without ``| None`` and type arguments: Path, bool, int, float, str, Mapping or tuple."""
+    hint = _HINTS[spec.name]
+    options = [option for option in typing.get_args(hint) if option is not type(None)] if isinstance(hint, types.UnionType) else [hint]
+    return typing.get_origin(options[0]) or options[0]
+
+
+def _saltenv_name(value: Any, origin: str) -> str:
+    if not (isinstance(value, str) and value.replace("-", "").replace("_", "").isalnum()):
+        raise ConfigError(f"{origin}: 'saltenv' must be a Salt environment name like base or dev.")
+    return value
+
+
+def _url_prefixes(value: Any, origin: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{origin}: 'allowed_sources' must be a list of URL prefixes, like ['https://git.example.com/', 'file:///srv/forge/'].")
+    if not value:  # fail closed: an empty list would allow every source, the opposite of what it says
+        raise ConfigError(f"{origin}: 'allowed_sources' is an empty list, which would allow no source at all; "
+                          "list the URL prefixes to allow, or remove the setting to allow any source.")
+    return tuple(value)
+
+
+def _branch_globs(value: Any, origin: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{origin}: 'project: branches' must be a list of branch globs, like ['main', 'feature_*'] or ['*'].")
+    return tuple(value)
+
+
+def _version_text(value: Any) -> Any:
+    """``salt_version: 3006.0`` unquoted is read by YAML as a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return getattr(value, "raw", "") or str(value)
     return value
 
 
@@ -266,11 +318,3 @@ def _to_number(value: Any, kind: type) -> Any:
     if kind is float and not math.isfinite(number):  # nan and inf are never a timeout
         raise ValueError(value)
     return number
-
-
-def _expected(name: str) -> str:
-    if name in _BOOLS:
-        return "use true or false"
-    if name in _INTS:
-        return "use a whole number"
-    return "use a finite number"

@@ -41,6 +41,7 @@ DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota i
 ROOT_LINK = "_root"
 RELEASE_NAME = re.compile(r"[0-9a-f]{16}(\.[0-9]+)?")  # a release id, or a rebuilt <id>.<n>
 PROJECT_LINK = "_project"
+PROJECT_LINKS = "_projects"  # environments from branches: _projects/<saltenv> -> ../projects/<commit>
 
 Exporter = Callable[[str, str, Path], Any]
 
@@ -139,7 +140,7 @@ class Vendor:
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             assemble(staging, plan, self.store)
-            info = ReleaseInfo(final.name, time.time(), formula_records(plan), sorted(plan.module_dirs), lock_text)
+            info = ReleaseInfo(release=final.name, created=time.time(), formulas=formula_records(plan), module_dirs=sorted(plan.module_dirs), lock_text=lock_text)
             write_atomic(self.releases / f"{final.name}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(staging, final)
@@ -210,8 +211,8 @@ class Vendor:
             self.root_link.unlink()
             fsync_dir(self.root_link.parent)
 
-    def publish_project(self, commit: str, export: Callable[[Path], Any]) -> None:
-        """Export the project repository at ``commit`` once and switch ``vendor/_project`` to it."""
+    def publish_project(self, commit: str, export: Callable[[Path], Any], saltenv: str | None = None) -> None:
+        """Export the project repository at ``commit`` once and switch ``vendor/_project`` (or ``_projects/<saltenv>``) to it."""
         projects = self.path / "projects"
         target = projects / commit
         if not target.is_dir():
@@ -223,20 +224,47 @@ class Vendor:
                 os.rename(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        self.point_project(commit)
-        self._drop_old_projects(commit)
+        self.point_project(commit, saltenv)
+        self._drop_old_projects()
 
-    def point_project(self, commit: str) -> None:
-        """Switch ``vendor/_project`` to an exported project commit (kept under ``projects/``)."""
-        if (self.path / "projects" / commit).is_dir():
+    def point_project(self, commit: str, saltenv: str | None = None) -> None:
+        """Switch ``vendor/_project`` (or ``_projects/<saltenv>``) to an exported project commit (kept under ``projects/``)."""
+        if not (self.path / "projects" / commit).is_dir():
+            return
+        if saltenv is None:
             self._replace_link(self.path / PROJECT_LINK, posixpath.join("projects", commit))
+            return
+        (self.path / PROJECT_LINKS).mkdir(exist_ok=True)
+        self._replace_link(self.path / PROJECT_LINKS / saltenv, posixpath.join("..", "projects", commit))
 
-    def _drop_old_projects(self, current: str) -> None:
+    def _drop_old_projects(self) -> None:
+        """Keep the newest ``keep_releases`` project exports and every one a link points at."""
+        linked = {Path(os.readlink(link)).name for link in self._project_links()}
         trees = sorted((p for p in (self.path / "projects").iterdir() if p.is_dir() and not p.name.startswith(".")),
                        key=lambda p: p.stat().st_mtime, reverse=True)
         for old in trees[self.keep_releases:]:
-            if old.name != current:
+            if old.name not in linked:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _project_links(self) -> list[Path]:
+        links = [self.path / PROJECT_LINK]
+        if (self.path / PROJECT_LINKS).is_dir():
+            links += sorted((self.path / PROJECT_LINKS).iterdir())
+        return [link for link in links if link.is_symlink()]
+
+    def served_saltenvs(self) -> list[str]:
+        """The saltenvs ``vendor/_root/`` serves (empty when ``_root`` is one link, or absent)."""
+        top = self.path / ROOT_LINK
+        if top.is_symlink() or not top.is_dir():
+            return []
+        return sorted(link.name for link in top.iterdir() if link.is_symlink())
+
+    def remove_environment(self, saltenv: str) -> None:
+        """Stop serving ``saltenv``: remove ``_root/<saltenv>`` and ``_projects/<saltenv>``; garbage collection takes its releases."""
+        for link in (self.path / ROOT_LINK / saltenv, self.path / PROJECT_LINKS / saltenv):
+            if link.is_symlink():
+                link.unlink()
+                fsync_dir(link.parent)
 
     def _replace_link(self, link: Path, target: str) -> None:
         temporary = self.path / f".root-{os.getpid()}-{time.monotonic_ns()}"

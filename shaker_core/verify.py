@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .reports import TreeData
+
 Entry = tuple[str, str]  # ("file" | "exec", blob id) or ("link", target); ("other", "") for a FIFO, device or socket
 EntriesOf = Callable[[str, str], "dict[str, Entry] | None"]  # (source, commit) -> every path of the commit's tree, or None unreadable
 HashFile = Callable[[Path], str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TreeDiff:
     """Paths (relative to the tree) whose content, mode or link target differs, that git lacks, or that disk lacks."""
 
@@ -37,7 +39,7 @@ class TreeDiff:
         shown = [*self.edited, *self.added, *self.deleted]
         return f"{', '.join(parts)}: {', '.join(shown[:3])}{', ...' if len(shown) > 3 else ''}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> TreeData:
         return {"edited": list(self.edited), "added": list(self.added), "deleted": list(self.deleted), "unverified": list(self.unverified)}
 
 
@@ -63,7 +65,7 @@ def compare(expected: Mapping[str, Entry], actual: Mapping[str, Entry], ignore: 
     edited = sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p])
     added = sorted(p for p in actual.keys() - expected.keys() if not ignore(p))
     deleted = sorted(p for p in expected.keys() - actual.keys() if not ignore(p))
-    return TreeDiff(tuple(edited), tuple(added), tuple(deleted))
+    return TreeDiff(edited=tuple(edited), added=tuple(added), deleted=tuple(deleted))
 
 
 def check_release(release: Path, formulas: Mapping[str, Mapping[str, Any]], entries_of: EntriesOf, hash_file: HashFile) -> TreeDiff:
@@ -78,7 +80,7 @@ def check_release(release: Path, formulas: Mapping[str, Mapping[str, Any]], entr
             expected.update(release_paths(entries, record))
     opaque = _paths_of(unverified, formulas)
     diff = compare(expected, scan(release, hash_file), ignore=lambda path: _under(path, opaque))
-    return TreeDiff(diff.edited, diff.added, diff.deleted, tuple(unverified))
+    return TreeDiff(edited=diff.edited, added=diff.added, deleted=diff.deleted, unverified=tuple(unverified))
 
 
 def release_paths(entries: Mapping[str, Entry], record: Mapping[str, Any]) -> dict[str, Entry]:
@@ -107,7 +109,7 @@ def _under(path: str, tops: set[str]) -> bool:
     return path.split(os.sep, 1)[0] in tops
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TreeCheck:
     """Judges trees against git, given how to read a commit's entries and how to hash a file."""
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Iterable, Mapping
+from typing import Iterable, Literal, Mapping
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+RefKind = Literal["tag", "branch", "rev"]  # what a pin names: a version tag, a branch head, or a commit
+ConstraintKind = Literal["any", "version", "branch", "rev"]  # what a constraint asks for
 
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 OPERATOR_CHARS = "=!<>~"
@@ -56,7 +59,7 @@ def is_valid_branch_name(value: str) -> bool:
     return bool(_BRANCH_RE.match(value)) and ".." not in value and not value.endswith((".lock", "/", "."))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Clause:
     """One ``<op><value>`` part of a constraint."""
 
@@ -74,7 +77,7 @@ class Constraint:
     clauses: tuple[Clause, ...] = ()
 
     @cached_property
-    def kind(self) -> str:
+    def kind(self) -> ConstraintKind:
         """``any``, ``version``, ``branch`` or ``rev``."""
         if not self.clauses:
             return "any"
@@ -168,7 +171,7 @@ def _parse_clause(part: str) -> Clause:
         raise ValueError(f"has nothing after '{op}'")
     if any(char.isspace() for char in value):
         raise ValueError(f"has a space inside '{value}'")
-    return Clause(op, value)
+    return Clause(op=op, value=value)
 
 
 def _check_kinds(constraint: Constraint) -> None:

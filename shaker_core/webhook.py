@@ -28,7 +28,7 @@ class WebhookRejected(ShakerError):
     kind = "webhook-rejected"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WebhookSettings:
     """The secret(s) and limits: ``shaker:webhook`` in the master config."""
 
@@ -50,7 +50,7 @@ class WebhookSettings:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Push:
     """What a verified request says: who sent it, what kind of event, which repository and ref."""
 

@@ -19,7 +19,7 @@ def test_ruff_passes_including_the_banned_imports():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_passes_on_the_core():
+def test_mypy_passes_on_the_core_and_the_salt_modules():
     result = run(str(BIN / "mypy"))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -35,3 +35,32 @@ def test_the_core_imports_and_runs_without_salt():
     )
     result = run(sys.executable, "-c", code)
     assert result.returncode == 0 and "salt-shaker" in result.stdout, result.stdout + result.stderr
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 40
+
+
+def test_no_core_module_or_function_outgrows_one_concept():
+    """Every module under shaker_core/ stays under 400 lines and every function under 40."""
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "shaker_core").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{path.name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                too_long.append(f"{path.name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == []
+
+
+def test_the_salt_faces_define_each_project_command_once():
+    """The runner and the execution module take install, install_pinned, update, check and status from one place."""
+    import ast
+
+    shared = {"install", "install_pinned", "update", "check", "status"}
+    for face in ("_runners/shaker.py", "_modules/shaker.py"):
+        defined = {node.name for node in ast.parse((ROOT / face).read_text(encoding="utf-8")).body if isinstance(node, ast.FunctionDef)}
+        assert defined & shared == set(), face

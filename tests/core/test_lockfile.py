@@ -31,12 +31,12 @@ def lock_error(text: str, path: str = lockfile.FILENAME) -> str:
 
 
 def test_render_exact_text_sorted_with_header():
-    lock = LockFile((
-        LockEntry("org/c-formula", "v2.0.0", C2, default_source("org/c-formula")),
-        LockEntry("org/b-formula", "develop", C2, SOURCE),
-        LockEntry("org/a-formula", "v1.2.0", C1),
-        LockEntry("org/d-formula", "v1.0.0"),
-        LockEntry("org/e-formula", "v1.0.0", None, SOURCE),
+    lock = LockFile(entries=(
+        LockEntry(name="org/c-formula", ref="v2.0.0", commit=C2, source=default_source("org/c-formula")),
+        LockEntry(name="org/b-formula", ref="develop", commit=C2, source=SOURCE),
+        LockEntry(name="org/a-formula", ref="v1.2.0", commit=C1),
+        LockEntry(name="org/d-formula", ref="v1.0.0"),
+        LockEntry(name="org/e-formula", ref="v1.0.0", commit=None, source=SOURCE),
     ))
     assert render(lock, default_source) == HEADER + (
         f"org/a-formula==v1.2.0 {C1}\n"
@@ -71,13 +71,13 @@ def test_parse_reads_blank_lines_comments_old_and_legacy_lines():
         + f"org/c-formula==v3 - {SOURCE}\n"
         + f"org/d-formula==v4 {C1}\r\n"
     )
-    assert parse(text) == LockFile((
-        LockEntry("legacy/new-formula", "v2.0.0", C1, "https://git.example.com/legacy/new-formula.git"),
-        LockEntry("legacy/old-formula", "v1.0.0", None, "git@github.com:legacy/old-formula.git"),
-        LockEntry("org/a-formula", "v1.0.0"),
-        LockEntry("org/b-formula", "develop", C2, SOURCE),
-        LockEntry("org/c-formula", "v3", None, SOURCE),
-        LockEntry("org/d-formula", "v4", C1),
+    assert parse(text) == LockFile(entries=(
+        LockEntry(name="legacy/new-formula", ref="v2.0.0", commit=C1, source="https://git.example.com/legacy/new-formula.git"),
+        LockEntry(name="legacy/old-formula", ref="v1.0.0", commit=None, source="git@github.com:legacy/old-formula.git"),
+        LockEntry(name="org/a-formula", ref="v1.0.0"),
+        LockEntry(name="org/b-formula", ref="develop", commit=C2, source=SOURCE),
+        LockEntry(name="org/c-formula", ref="v3", commit=None, source=SOURCE),
+        LockEntry(name="org/d-formula", ref="v4", commit=C1),
     ))
 
 
@@ -89,13 +89,13 @@ def test_legacy_line_renders_in_the_new_shape():
 
 @pytest.mark.parametrize(("ref", "kind"), [("v1.0.0", "tag"), ("1.2", "tag"), ("v2.0.0-rc1", "tag"), ("develop", "branch"), ("release-1", "branch"), (C1, "rev")])
 def test_entry_kind(ref, kind):
-    assert LockEntry("org/a-formula", ref).kind == kind
+    assert LockEntry(name="org/a-formula", ref=ref).kind == kind
 
 
 def test_lockfile_helpers():
-    lock = make([LockEntry("org/b-formula", "v1"), LockEntry("org/a-formula", "v2")])
+    lock = make([LockEntry(name="org/b-formula", ref="v1"), LockEntry(name="org/a-formula", ref="v2")])
     assert [entry.name for entry in lock.entries] == ["org/a-formula", "org/b-formula"]
-    assert lock.by_name()["org/b-formula"] == LockEntry("org/b-formula", "v1")
+    assert lock.by_name()["org/b-formula"] == LockEntry(name="org/b-formula", ref="v1")
     assert lock and not LockFile()
 
 
@@ -180,9 +180,9 @@ def entries(draw, default_sources: bool = False):
     ref = draw(st.one_of(TAGS, BRANCHES, COMMITS))
     commit = draw(st.none() | COMMITS)
     if default_sources and draw(st.booleans()):
-        return LockEntry(name, ref, commit, default_source(name))
+        return LockEntry(name=name, ref=ref, commit=commit, source=default_source(name))
     source = draw(st.none() | st.builds(lambda shape, host: shape.format(host=host, name=name), URL_SHAPES, HOSTS))
-    return LockEntry(name, ref, commit, source)
+    return LockEntry(name=name, ref=ref, commit=commit, source=source)
 
 
 def locks(default_sources: bool = False):
@@ -202,11 +202,11 @@ def test_round_trip_is_exact_and_byte_stable(lock, with_default):
 @given(locks(default_sources=True), st.randoms(use_true_random=False))
 def test_default_sources_are_left_out_and_order_does_not_matter(lock, rng):
     text = render(lock, default_source)
-    expected = make(LockEntry(e.name, e.ref, e.commit, None if e.source == default_source(e.name) else e.source) for e in lock.entries)
+    expected = make(LockEntry(name=e.name, ref=e.ref, commit=e.commit, source=None if e.source == default_source(e.name) else e.source) for e in lock.entries)
     assert parse(text) == expected
     shuffled = list(lock.entries)
     rng.shuffle(shuffled)
-    assert render(LockFile(tuple(shuffled)), default_source) == text
+    assert render(LockFile(entries=tuple(shuffled)), default_source) == text
     assert render(parse(text), default_source) == text
 
 
@@ -235,8 +235,8 @@ def test_read_names_the_file_in_errors(tmp_path):
 
 def test_write_is_atomic_and_skips_unchanged_bytes(tmp_path):
     path = tmp_path / "formula-requirements.txt"
-    first = make([LockEntry("org/a-formula", "v1.0.0", C1)])
-    second = make([LockEntry("org/a-formula", "v2.0.0", C2)])
+    first = make([LockEntry(name="org/a-formula", ref="v1.0.0", commit=C1)])
+    second = make([LockEntry(name="org/a-formula", ref="v2.0.0", commit=C2)])
 
     assert write(path, first) is True
     assert path.read_text() == render(first)
@@ -259,7 +259,7 @@ def test_write_is_atomic_and_skips_unchanged_bytes(tmp_path):
 
 def test_write_with_default_source_and_over_a_broken_file(tmp_path):
     path = tmp_path / "sub" / "formula-requirements.txt"
-    lock = make([LockEntry("org/a-formula", "v1.0.0", C1, default_source("org/a-formula"))])
+    lock = make([LockEntry(name="org/a-formula", ref="v1.0.0", commit=C1, source=default_source("org/a-formula"))])
     assert write(path, lock, default_source) is True  # creates the directory
     assert path.read_text() == HEADER + f"org/a-formula==v1.0.0 {C1}\n"
     assert write(path, lock, default_source) is False

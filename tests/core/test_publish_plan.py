@@ -24,23 +24,23 @@ def commit(name: str, ref: str) -> str:
 
 
 def lock(pins: dict[str, str]) -> LockFile:
-    return LockFile(tuple(LockEntry(name, ref, commit(name, ref)) for name, ref in sorted(pins.items())))
+    return LockFile(entries=tuple(LockEntry(name=name, ref=ref, commit=commit(name, ref)) for name, ref in sorted(pins.items())))
 
 
 def layout_of(pins: dict[str, str], modules: set[str] = frozenset()) -> LayoutPlan:
     formulas = tuple(
-        FormulaLayout(name, ref, commit(name, ref), f"file:///forge/{name}.git", ((name.split("/")[1][:-8], name.split("/")[1][:-8]),),
-                      ("_modules",) if name in modules else ())
+        FormulaLayout(name=name, ref=ref, commit=commit(name, ref), source=f"file:///forge/{name}.git", exports=((name.split("/")[1][:-8], name.split("/")[1][:-8]),),
+                      module_dirs=("_modules",) if name in modules else ())
         for name, ref in sorted(pins.items())
     )
-    return LayoutPlan(release_id(formulas), formulas)
+    return LayoutPlan(release_id=release_id(formulas), formulas=formulas)
 
 
 def served_as(pins: dict[str, str], modules: set[str] = frozenset()) -> ReleaseInfo:
     layout = layout_of(pins, modules)
     records = {f.name: {"ref": f.ref, "commit": f.commit, "source": f.source, "exports": [e for e, _ in f.exports], "module_dirs": list(f.module_dirs)}
                for f in layout.formulas}
-    return ReleaseInfo(layout.release_id, 0.0, records, sorted(layout.module_dirs), "")
+    return ReleaseInfo(release=layout.release_id, created=0.0, formulas=records, module_dirs=sorted(layout.module_dirs), lock_text="")
 
 
 @pytest.mark.parametrize("seed", range(40))

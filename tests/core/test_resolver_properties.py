@@ -82,8 +82,8 @@ def options(index: MemIndex, name: str) -> list[Pin]:
     """Every ref a formula could be pinned to, from every source it has."""
     found = []
     for source in [name] + ([MIRROR] if name == FORMULAS[0] else []):
-        found += [Pin(name, ref, "tag", commit, source) for ref, commit in index.versions(source).items()]
-        found += [Pin(name, ref, "branch", commit, source) for ref, commit in index.branches(source).items()]
+        found += [Pin(name=name, ref=ref, kind="tag", commit=commit, source=source) for ref, commit in index.versions(source).items()]
+        found += [Pin(name=name, ref=ref, kind="branch", commit=commit, source=source) for ref, commit in index.branches(source).items()]
     return found
 
 
@@ -175,7 +175,7 @@ def test_brute_force_oracle():
     assert [{name: pin.ref for name, pin in pins.items()} for pins in answers] == [{"org/f0-formula": "v1.0.0", "org/f1-formula": "v1.0.0"}]
 
     def pin(name: str, ref: str) -> Pin:
-        return Pin(name, ref, "tag", commit_of(name, ref), name)
+        return Pin(name=name, ref=ref, kind="tag", commit=commit_of(name, ref), source=name)
 
     wrong = {"org/f0-formula": pin("org/f0-formula", "v2.0.0"), "org/f1-formula": pin("org/f1-formula", "v1.0.0")}
     assert violations(wrong, root, index) == ["org/f1-formula v1.0.0 breaks '>=v2'"]

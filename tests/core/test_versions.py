@@ -171,5 +171,5 @@ def test_names_prerelease(text, names):
 
 def test_intersect_keeps_each_clause_once_in_order():
     merged = intersect([parse_constraint(">=v1,<v3"), parse_constraint("<v3,!=v2.0.0"), Constraint()])
-    assert merged == Constraint((Clause(">=", "v1"), Clause("<", "v3"), Clause("!=", "v2.0.0")))
+    assert merged == Constraint((Clause(op=">=", value="v1"), Clause(op="<", value="v3"), Clause(op="!=", value="v2.0.0")))
     assert str(merged) == ">=v1,<v3,!=v2.0.0"

@@ -30,7 +30,7 @@ from gitopskit import (
     served_release,
 )
 
-from shaker_core import gitops, records
+from shaker_core import coalesce, gitops, records
 from shaker_core.errors import LayoutError
 from shaker_core.settings import Settings
 
@@ -317,7 +317,7 @@ def test_twenty_concurrent_syncs_coalesce(settings, synced, root, forge, project
     assert last_deploy(root)["project_commit"] == newest
     assert served_project(root) == newest
     assert served_formulas(root)[FIREWALL] == {"ref": newest_tag, "commit": forge.commit_of(FIREWALL, newest_tag)}
-    assert not (root / "vendor" / gitops.PENDING).exists()
+    assert not (root / "vendor" / coalesce.PENDING).exists()
 
 
 def test_coalescing_under_stress_never_fails_overlaps_or_loses_a_trigger(workdir):
@@ -354,7 +354,7 @@ def test_coalescing_under_stress_never_fails_overlaps_or_loses_a_trigger(workdir
     assert not any(overlapped)
     assert 0 < len(starts) < len(calls) == 2400
     assert max(starts) >= max(calls), "the last trigger was not followed by a run"
-    assert not (vendor / gitops.PENDING).exists()
+    assert not (vendor / coalesce.PENDING).exists()
 
 
 def _formula_push(forge, name, tag):

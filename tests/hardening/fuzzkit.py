@@ -149,12 +149,12 @@ def good_entries(draw: Any, default_source: bool = False) -> LockEntry:
     ref = draw(st.one_of(GOOD_TAGS, GOOD_BRANCHES, GOOD_COMMITS))
     commit = draw(st.none() | GOOD_COMMITS)
     if default_source and draw(st.booleans()):
-        return LockEntry(name, ref, commit, url_for(name))
+        return LockEntry(name=name, ref=ref, commit=commit, source=url_for(name))
     host, user, shape = draw(GOOD_HOSTS), draw(st.sampled_from(["", "deploy@", "git@"])), draw(GOOD_URL_SHAPES)
     if "://" not in shape and host.startswith("["):
         host = "git.example.com"  # scp-like 'git@[::1]:org/x' reads as a '<transport>::' helper and is refused (safe side)
     source = draw(st.none() | st.just(shape.format(host=host, user=user, name=name)))
-    return LockEntry(name, ref, commit, source)
+    return LockEntry(name=name, ref=ref, commit=commit, source=source)
 
 
 good_locks = st.lists(good_entries(default_source=True), max_size=10, unique_by=lambda e: e.name).map(lockfile.make)
@@ -242,5 +242,5 @@ def check_round_trip(lock: LockFile) -> None:
         if default is None:
             assert parsed == lock
         else:
-            assert parsed == lockfile.make(LockEntry(e.name, e.ref, e.commit, None if e.source == url_for(e.name) else e.source) for e in lock.entries)
+            assert parsed == lockfile.make(LockEntry(name=e.name, ref=e.ref, commit=e.commit, source=None if e.source == url_for(e.name) else e.source) for e in lock.entries)
         assert lockfile.render(parsed, default) == text

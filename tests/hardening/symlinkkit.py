@@ -16,8 +16,8 @@ from shaker_core.errors import LayoutError
 from shaker_core.layout import FormulaLayout, LayoutPlan, release_id
 from shaker_core.vendor import Vendor
 
-A = FormulaLayout("org/a-formula", "v1.0.0", "a" * 40, "file:///forge/org/a-formula.git", (("a", "a"),), ("_modules",))
-B = FormulaLayout("org/b-formula", "v2.0.0", "b" * 40, "file:///forge/org/b-formula.git", (("b", "b"),), ())
+A = FormulaLayout(name="org/a-formula", ref="v1.0.0", commit="a" * 40, source="file:///forge/org/a-formula.git", exports=(("a", "a"),), module_dirs=("_modules",))
+B = FormulaLayout(name="org/b-formula", ref="v2.0.0", commit="b" * 40, source="file:///forge/org/b-formula.git", exports=(("b", "b"),), module_dirs=())
 OWNER_OF_TOP = {"a": A.name, "_modules": A.name, "b": B.name}
 
 NAMES = ["a", "b", "_modules", "x", "y", "lib", "secrets"]
@@ -61,7 +61,7 @@ def materialise(entries_: list[tuple[str, str, str]], dest: Path) -> None:
 
 def build(root: Path, generated: dict[str, list[tuple[str, str, str]]]) -> tuple[Vendor, LayoutPlan, Path | None]:
     """Build the release of A and B from the generated trees; None for the release when it was refused."""
-    plan = LayoutPlan(release_id([A, B]), (A, B))
+    plan = LayoutPlan(release_id=release_id([A, B]), formulas=(A, B))
     vendor = Vendor(root)
     try:
         return vendor, plan, vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "").path

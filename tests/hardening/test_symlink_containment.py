@@ -73,7 +73,7 @@ def test_a_module_link_into_another_formulas_export_is_refused(tmp_path: Path) -
 
 
 def refusal(root: Path, generated: dict) -> str:
-    plan = LayoutPlan(release_id([A, B]), (A, B))
+    plan = LayoutPlan(release_id=release_id([A, B]), formulas=(A, B))
     vendor = Vendor(root)
     with pytest.raises(LayoutError) as caught:
         vendor.build(plan, lambda source, commit, dest: materialise(generated[commit], dest), "")
