@@ -37,6 +37,22 @@ def outdated(root_dir=None, **kwargs):
     return report
 
 
+def sync(*saltenvs, root_dir=None, **kwargs):
+    """Fetch the project repository and deploy it: every environment from its branches, or the saltenvs named.
+
+    One environment that fails keeps its last good release serving and does not
+    stop the others; the job fails (``retcode``) when any did.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run shaker.sync
+        salt-run shaker.sync feature_x
+    """
+    return _run("sync_project", root_dir, False, kwargs, saltenvs=list(saltenvs))
+
+
 def webhook(hook=None, root_dir=None, **kwargs):
     """Verify a git push webhook and sync what it names; called by the reactor with the event data.
 
@@ -130,8 +146,11 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
         result = exc.failure(command)
         _fire("shaker/install/failed", {**result, "root_dir": root_dir or (__opts__.get("shaker") or {}).get("root_dir")})
         return result
-    if report.get("published"):
-        _after_publish(report)
+    published = adapter.published_reports(report)
+    if published:
+        __salt__["fileserver.clear_file_list_cache"]()
+    for each in published:
+        _fire_complete(each)
     if report.get("success") is False:
         _fire("shaker/install/failed", {k: report.get(k) for k in ("command", "error", "message", "retcode")})
     return report
@@ -140,12 +159,12 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
 install, install_pinned, update, check, status = _project_commands(_run, "salt-run", globals())
 
 
-def _after_publish(report):
-    __salt__["fileserver.clear_file_list_cache"]()
+def _fire_complete(report):
     _fire(
         "shaker/install/complete",
         {
             "command": report["command"],
+            "saltenv": report.get("saltenv"),
             "root_dir": report["root_dir"],
             "release": report["release"],
             "previous_release": report.get("previous_release"),

@@ -21,6 +21,7 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "status": gitops.status,
     "outdated": api.outdated,
     "sync": api.sync,
+    "sync_project": gitops.sync,
     "webhook": gitops.on_push,
     "reconcile": gitops.reconcile,
     "history": gitops.history,
@@ -28,8 +29,8 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "suspend": gitops.suspend,
     "resume": gitops.resume,
 }
-__all__ = ["COMMANDS", "ShakerError", "call", "loadable", "run", "settings_from", "state_changes"]
-_NO_PROGRESS = frozenset({"status", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
+__all__ = ["COMMANDS", "ShakerError", "call", "loadable", "published_reports", "run", "settings_from", "state_changes"]
+_NO_PROGRESS = frozenset({"status", "sync_project", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 
 def loadable(virtualname: str) -> str | tuple[bool, str]:
@@ -78,6 +79,13 @@ def run(command: str, settings: Settings, progress: api.Progress | None = None, 
         if command in _NO_PROGRESS:
             return function(settings, **arguments)
         return function(settings, progress=progress, **arguments)
+
+
+def published_reports(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The reports of what a run published: the run's own, or each environment's that published."""
+    if report.get("published"):
+        return [report]
+    return [each for each in (report.get("environments") or {}).values() if each.get("published")]
 
 
 def state_changes(report: Mapping[str, Any]) -> dict[str, Any]:

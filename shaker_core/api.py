@@ -9,18 +9,18 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import insight, lockfile, publishing
 from .deploys import deployed
-from .errors import LockFileError, ManifestError, UsageError
+from .errors import LockFileError, ManifestError, ShakerError, UsageError
 from .git import GitCache
 from .layout import records_by_name
 from .lockfile import LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
 from .pinned import pinned_lock
 from .plan import report_of, with_repair
-from .reports import GraphReport, OutdatedReport, PinData, PublishReport, Report, StatusReport, WhyReport
+from .reports import EnvironmentsReport, GraphReport, OutdatedReport, PinData, PublishReport, Report, StatusReport, WhyReport
 from .resolution import lock_from, lock_satisfies, moved_tags, preferred_refs, resolve_project, targeted_resolve
 from .resolver import Resolution
 from .session import Progress, git_cache, session, vendor_for
@@ -36,9 +36,28 @@ __all__ = ["Progress", "Report", "git_cache", "vendor_for"]  # the faces and git
 # -- use cases --
 
 
-def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:
-    """Resolve metadata.yml to the newest allowed versions, write the lock, publish."""
+def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport | EnvironmentsReport:
+    """Resolve metadata.yml to the newest allowed versions, write the lock, publish; each declared environment unless one is named."""
+    if project is None and settings.saltenv is None and not settings.branch_environments:
+        declared = sorted(parse_project(settings).environments)
+        if declared:
+            return each_environment("install", settings, declared, lambda named: _resolve_and_publish("install", named, progress))
     return _resolve_and_publish("install", settings, progress, project=project)
+
+
+def each_environment(command: str, settings: Settings, saltenvs: list[str], run: Callable[[Settings], Report]) -> EnvironmentsReport:
+    """Run ``run`` for each saltenv; one that fails is its own report and does not stop the others."""
+    reports: dict[str, Any] = {}
+    for saltenv in saltenvs:
+        try:
+            reports[saltenv] = run(replace(settings, saltenv=saltenv))
+        except ShakerError as exc:
+            reports[saltenv] = {**exc.failure(command), "saltenv": saltenv}
+    failed = [report for report in reports.values() if report.get("success") is False]
+    summary: EnvironmentsReport = {"command": command, "success": not failed, "environments": reports, "warnings": []}
+    if failed:
+        summary["retcode"] = failed[0]["retcode"]
+    return summary
 
 
 def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:
@@ -162,15 +181,25 @@ def locked_resolution(settings: Settings, project: Manifest | None = None) -> Re
 
 
 def read_project(settings: Settings) -> Manifest:
-    """The project's metadata.yml; a missing file is a clear error."""
+    """The project's metadata.yml, for the saltenv of the settings; a missing file is a clear error."""
+    return _for_saltenv(parse_project(settings), settings)
+
+
+def parse_project(settings: Settings) -> Manifest:
+    """The project's metadata.yml as it is (every declared environment)."""
     path = settings.manifest_path
     data = read_user_file(path, settings.max_manifest_bytes, ManifestError, "max_manifest_bytes")
     if data is None:
         raise ManifestError(f"{path.name} not found in {settings.root}; create it, or run `salt-shaker install-pinned-versions` to install from the lock.")
-    return _for_saltenv(parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes), settings)
+    return parse_manifest(data, path.name, max_bytes=settings.max_manifest_bytes)
 
 
 def _for_saltenv(project: Manifest, settings: Settings) -> Manifest:
+    if settings.branch_environments:
+        if project.environments:
+            raise UsageError(f"{settings.manifest_path.name} of saltenv '{settings.saltenv}' declares 'environments:', but environments come "
+                             "from branches here: each branch's metadata.yml lists that environment's dependencies; remove 'environments:'.")
+        return project
     if project.environments and not settings.saltenv:
         known = ", ".join(sorted(project.environments))
         raise UsageError(f"{settings.manifest_path.name} declares environments ({known}); name one with saltenv (--saltenv).")

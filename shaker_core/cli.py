@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import __version__, api, interrupts
+from . import __version__, api, gitops, interrupts
 from .errors import ConfigError, ShakerError, UsageError, filesystem_mistakes
 from .manifest import load_yaml
 from .reports import AnyReport, Report
@@ -34,12 +34,13 @@ COMMANDS = {
     "outdated": "list locked formulas with newer tags; exit 1 when anything could move",
     "why": "show every chain of requirements that brings a formula in",
     "graph": "print the resolved dependency graph (text tree, or --format dot)",
+    "sync": "fetch the project repository and deploy it: every environment from its branches, or the SALTENVs named",
 }
 ENV_PREFIX = "SHAKER_"
 CONFIG_FILE = "shaker.yml"
 FILE_SETTINGS = ("cache_dir", "source_template", "jobs", "remote_check", "keep_releases", "offline", "credentials",
                  "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes",
-                 "saltenv", "salt_version", "strict_minimum_version", "allowed_sources")
+                 "saltenv", "salt_version", "strict_minimum_version", "allowed_sources", "project")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print(report, args.json)
     except BrokenPipeError:
         sys.stderr.close()
+    if report.get("success") is False:
+        code = report.get("retcode")
+        return code if isinstance(code, int) and code else 1
     return 1 if report.get("pending") else 0
+
+
+def _sync(settings: Settings, saltenvs: Sequence[str]) -> Report:
+    if not settings.project_source:
+        raise UsageError("sync deploys the project repository, and none is configured; set 'project: {source: <URL>, branches: [...]}' "
+                         "in shaker.yml (or use install-pinned-versions for the project directory itself).")
+    return gitops.sync(settings, trigger="cli", saltenvs=saltenvs)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> Report:
@@ -76,10 +87,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> Report:
         "install-pinned-versions": lambda: api.install_pinned(settings, progress),
         "check": lambda: api.check(settings, progress),
         "update": lambda: api.update(settings, list(args.names), progress),
-        "status": lambda: api.status(settings),
+        "status": lambda: gitops.status(settings) if settings.branch_environments else api.status(settings),
         "outdated": lambda: api.outdated(settings, progress),
         "why": lambda: api.why(settings, args.name),
         "graph": lambda: api.graph(settings, args.format),
+        "sync": lambda: _sync(settings, args.saltenvs),
     }
     with filesystem_mistakes():
         return commands[args.command]()
@@ -118,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("names", nargs="*", metavar="NAME", help="formulas to move, like org/users-formula")
         if name == "why":
             command.add_argument("name", metavar="NAME", help="a formula, like org/users-formula")
+        if name == "sync":
+            command.add_argument("saltenvs", nargs="*", metavar="SALTENV", help="environments to deploy (default: all)")
         if name == "graph":
             command.add_argument("--format", choices=("text", "dot"), default="text", help="text tree (default) or Graphviz DOT")
     return parser
@@ -205,7 +219,13 @@ def _print(report: AnyReport, as_json: bool) -> None:
 
 
 def format_report(report: AnyReport) -> list[str]:
-    """Human lines: one per formula that changed, then a summary."""
+    """Human lines: one per formula that changed, then a summary; for several saltenvs, each one's lines after its name."""
+    if "environments" in report:
+        return _format_environments(report)
+    if report.get("success") is False:
+        return [f"failed: {report['message']}"]
+    if report.get("coalesced") or report.get("ignored") or report.get("suspended") is True:
+        return [report["comment"]]
     if report["command"] == "status":
         return _format_status(report)
     if report["command"] in ("why", "graph"):
@@ -219,6 +239,23 @@ def format_report(report: AnyReport) -> list[str]:
     repaired = report.get("repaired") or {}
     lines += [f"repaired: {path} ({kind} in the served tree; now as git holds it)" for kind in ("edited", "added", "deleted") for path in repaired.get(kind, [])]
     lines.append(_summary(report))
+    return lines
+
+
+def _format_environments(report: AnyReport) -> list[str]:
+    lines = [f"warning: {warning}" for warning in report.get("warnings", [])]
+    for saltenv, each in report["environments"].items():
+        branch = f" (branch {each['branch']})" if each.get("branch") else ""
+        lines.append(f"[{saltenv}]{branch}")
+        lines += [f"  {line}" for line in format_report(each)]
+    lines += [f"[{saltenv}] removed: its branch is gone, and vendor/_root/{saltenv} with it" for saltenv in report.get("removed", [])]
+    if report.get("comment"):
+        lines.append(report["comment"])
+    if "in_sync" in report:
+        lines.append("Every environment is in sync." if report["in_sync"] else "Out of sync: run `salt-shaker sync`.")
+    elif report.get("success") is False:
+        failed = sorted(name for name, each in report["environments"].items() if each.get("success") is False)
+        lines.append(f"Failed in {', '.join(failed)}; the others deployed, and each failed one keeps serving its last good release.")
     return lines
 
 
@@ -251,9 +288,10 @@ def _format_outdated(report: AnyReport) -> list[str]:
 
 
 def _format_status(report: AnyReport) -> list[str]:
+    lines = _project_lines(report)
     if not report["release"]:
-        return ["Nothing is served yet: run `salt-shaker install` or `salt-shaker install-pinned-versions`."]
-    lines = [f"{name}: {_ref(item)}" for name, item in report["formulas"].items()]
+        return [*lines, "Nothing is served yet: run `salt-shaker install` or `salt-shaker install-pinned-versions`."]
+    lines += [f"{name}: {_ref(item)}" for name, item in report["formulas"].items()]
     lines.append(f"Serving release {report['release']}.")
     for name, diff in report["differences"].items():
         lines.append(f"drift: {name} pinned {_ref(diff['pinned'])}, served {_ref(diff['served'])}")
@@ -262,8 +300,21 @@ def _format_status(report: AnyReport) -> list[str]:
     if report["tree"]["unverified"]:
         lines.append(f"not verified (no cached mirror): {', '.join(report['tree']['unverified'])}")
     lock = report.get("lock_file", "formula-requirements.txt")
-    command = f"salt-shaker --saltenv {report['saltenv']} install-pinned-versions" if report.get("saltenv") else "salt-shaker install-pinned-versions"
+    command = "salt-shaker sync" if report.get("project") else (
+        f"salt-shaker --saltenv {report['saltenv']} install-pinned-versions" if report.get("saltenv") else "salt-shaker install-pinned-versions")
     lines.append(f"In sync with {lock}." if report["in_sync"] else f"Out of sync: run `{command}`.")
+    return lines
+
+
+def _project_lines(report: AnyReport) -> list[str]:
+    """The project branch head against what is deployed, and the last deploy when it failed."""
+    project, deploy = report.get("project"), report.get("deploy")
+    lines = []
+    if project:
+        head, deployed = (project.get("head") or "(gone)")[:12], (project.get("deployed") or "(none)")[:12]
+        lines.append(f"project branch {project.get('branch') or '(gone)'}: head {head}, deployed {deployed}")
+    if deploy and deploy.get("success") is False:
+        lines.append(f"last deploy failed: {deploy.get('message')}")
     return lines
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # -- syncing --
 
 
-def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = None, saltenvs: Sequence[str] = ()) -> SyncReport | EnvironmentsReport:
+def sync(settings: Settings, trigger: str | None = None, delivery: str | None = None, saltenvs: Sequence[str] = ()) -> SyncReport | EnvironmentsReport:
     """Publish the project repository's branch head (each matching branch, with environments from branches) and install its lock.
 
     Coalesced and suspendable. ``saltenvs`` names the environments from branches to deploy (default: all).
@@ -52,6 +52,7 @@ def sync(settings: Settings, trigger: str = "schedule", delivery: str | None = N
     suspension = records.suspended(vendor.path)
     if suspension:
         return _suspended("sync", suspension)
+    trigger = trigger or settings.trigger
     labelled = replace(settings, trigger=f"{trigger}:{delivery}" if delivery else trigger)
     if settings.branch_environments:
         return envsync.sync(labelled, saltenvs)

@@ -29,7 +29,7 @@ def set_dev(project: Path, dev: list[str]) -> None:
 def test_each_saltenv_has_its_lock_and_root(world: World, tmp_path: Path):
     project = make_project(tmp_path / "project", world.template, ENVIRONMENTS)
 
-    refused = shaker("install", cwd=project)
+    refused = shaker("update", cwd=project)
     assert refused.code == 2, refused
     assert refused.err == "salt-shaker: metadata.yml declares environments (base, dev); name one with saltenv (--saltenv).\n"
     assert not list(project.glob("formula-requirements*")) and not (project / "vendor" / "_root").exists()
@@ -105,3 +105,18 @@ def test_garbage_collection_keeps_what_other_saltenvs_serve(world: World, tmp_pa
     assert os.readlink(root / "dev") == f"../releases/{dev_releases[-1]}" and (root / "dev" / "b" / "init.sls").is_file()
     releases = sorted(p for p in os.listdir(project / "vendor" / "releases") if not p.endswith(".json"))
     assert releases == sorted({new_base, dev_releases[-1]})
+
+
+def test_install_without_a_saltenv_installs_every_declared_environment(world: World, tmp_path: Path):
+    project = make_project(tmp_path / "project", world.template, ENVIRONMENTS)
+    done = shaker("install", "--json", cwd=project)
+    assert done.code == 0, done
+    report = done.json()
+    assert report["success"] is True and sorted(report["environments"]) == ["base", "dev"]
+    assert refs(project / "formula-requirements.txt") == {A: "v1.0.0", C: "v1.5.0"}
+    assert refs(project / "formula-requirements.dev.txt") == {B: "v1.0.0", C: "v1.5.0", TIMEZONE: "v1.0.0"}
+    root = project / "vendor" / "_root"
+    assert sorted(os.listdir(root)) == ["base", "dev"]
+    assert os.readlink(root / "dev") == f"../releases/{report['environments']['dev']['release']}"
+    human = shaker("install", cwd=project)
+    assert human.code == 0 and human.out.splitlines()[0] == "[base]", human
