@@ -91,9 +91,9 @@ def check(settings: Settings, progress: Progress | None = None, project: Manifes
 
 
 @deployed
-def install_pinned(settings: Settings, progress: Progress | None = None) -> PublishReport:
-    """Publish exactly what formula-requirements.txt pins; never re-resolve."""
-    with session(settings, "always" if settings.remote_check else "missing", progress) as (cache, vendor):
+def install_pinned(settings: Settings, progress: Progress | None = None, cache: GitCache | None = None) -> PublishReport:
+    """Publish exactly what formula-requirements.txt pins; never re-resolve. ``cache``: a mirror cache the caller shares between runs."""
+    with session(settings, "always" if settings.remote_check else "missing", progress, cache) as (cache, vendor):
         old = lockfile.read(settings.lock_path)
         if not old:
             raise LockFileError(

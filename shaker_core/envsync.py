@@ -44,7 +44,9 @@ def sync(settings: Settings, saltenvs: Sequence[str] = ()) -> EnvironmentsReport
 
 def _round(settings: Settings, names: list[str]) -> EnvironmentsReport:
     vendor = _vendor(settings)
-    with api.git_cache(settings) as cache:
+    # one cache for the round: each mirror is opened (and each served release checked) once for all environments
+    with api.git_cache(settings, "always" if settings.remote_check else "missing") as cache:
+        cache.refresh([settings.project_source or ""])  # the project repository is fetched on every round
         heads = cache.branches(settings.project_source or "")
         found, warnings = environments_of(heads, settings.project_branches, settings.project_base)
         by_name = {env.saltenv: env for env in found}
@@ -73,7 +75,7 @@ def _deploy(settings: Settings, env: Environment, cache: GitCache, vendor: Vendo
         deploys.record_deploy(deployed, started, report)  # a failed deploy too: recorded and notified
     else:
         try:
-            report = api.install_pinned(deployed)  # records its own deploy
+            report = api.install_pinned(deployed, cache=cache)  # records its own deploy
         except ShakerError as exc:
             report = exc.failure("sync")
             _restore_project(deployed, vendor)

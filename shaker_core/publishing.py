@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from pathlib import Path
 
 from . import faults, formula_file, interrupts, lockfile
@@ -108,8 +109,14 @@ def recover(settings: Settings, vendor: Vendor) -> None:
 
 
 def tree_check(cache: GitCache) -> TreeCheck:
-    """Judges served trees and store entries against the cached mirrors (never fetching)."""
-    return TreeCheck(entries_of=cache.readable_entries, hash_file=hash_file)
+    """Judges served trees and store entries against the cached mirrors (never fetching); one per cache, so a
+    release that several saltenvs serve is read once per run."""
+    if cache not in _TREE_CHECKS:
+        _TREE_CHECKS[cache] = TreeCheck(entries_of=cache.readable_entries, hash_file=hash_file)
+    return _TREE_CHECKS[cache]
+
+
+_TREE_CHECKS: weakref.WeakKeyDictionary[GitCache, TreeCheck] = weakref.WeakKeyDictionary()
 
 
 def served_damage(vendor: Vendor, release: str | None, check: TreeCheck) -> TreeDiff:

@@ -18,12 +18,15 @@ Progress = Callable[[str, int, int], None]
 
 
 @contextmanager
-def session(settings: Settings, fetch_policy: FetchPolicy, progress: Progress | None) -> Iterator[tuple[GitCache, Vendor]]:
+def session(settings: Settings, fetch_policy: FetchPolicy, progress: Progress | None,
+            shared: GitCache | None = None) -> Iterator[tuple[GitCache, Vendor]]:
+    """The cache (``shared``, owned by the caller, or a new one) and the vendor directory, under the writer lock."""
     vendor = vendor_for(settings)
-    cache = git_cache(settings, fetch_policy, progress)
+    cache = shared or git_cache(settings, fetch_policy, progress)
     started = time.monotonic()
     with ExitStack() as stack:
-        stack.enter_context(cache)
+        if shared is None:
+            stack.enter_context(cache)
         if not settings.simulate:
             stack.enter_context(vendor.lock(settings.lock_timeout))
             publishing.recover(settings, vendor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -115,6 +115,7 @@ class TreeCheck:
 
     entries_of: EntriesOf
     hash_file: HashFile
+    checked: dict[str, TreeDiff] = field(default_factory=dict)  # release directory -> what differed, while this check lives
 
     def store_entry(self, source: str, commit: str, tree: Path) -> TreeDiff | None:
         """A store entry against its commit; None when the commit cannot be read."""
@@ -122,5 +123,7 @@ class TreeCheck:
         return None if expected is None else compare(expected, scan(tree, self.hash_file))
 
     def release(self, release: Path, formulas: Mapping[str, Mapping[str, Any]]) -> TreeDiff:
-        """A release directory against the commits its record pins."""
-        return check_release(release, formulas, self.entries_of, self.hash_file)
+        """A release directory against the commits its record pins (each directory read once per check)."""
+        if str(release) not in self.checked:
+            self.checked[str(release)] = check_release(release, formulas, self.entries_of, self.hash_file)
+        return self.checked[str(release)]
