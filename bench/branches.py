@@ -23,6 +23,7 @@ separate single-project checkouts.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -106,6 +107,9 @@ def main() -> None:
     parser.add_argument("--differ", type=int, default=3, help="branches that hold one formula on an older tag")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
+    # pip compiles bytecode when it installs a package; an editable checkout (or PYTHONDONTWRITEBYTECODE)
+    # would otherwise compile salt-shaker at every start and time the compiler, not salt-shaker
+    compileall.compile_dir(str(HERE.parent / "shaker_core"), quiet=1)
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="shaker-branches-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     forge = forge_module.generate(workdir / f"forge-{args.formulas}", args.formulas)
