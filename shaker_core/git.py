@@ -83,6 +83,7 @@ class GitCache:
         self.progress = progress
         self._pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="shaker-fetch")
         self._fetches: dict[str, Future[None]] = {}
+        self._mirror_paths: dict[str, Path] = {}  # url -> where its mirror lives (the name is a hash: computed once)
         self._lock = threading.Lock()
         self._repos: dict[str, pygit2.Repository] = {}
         self._checked: set[str] = set()
@@ -111,7 +112,9 @@ class GitCache:
         Only a real directory (or nothing) is accepted there: a symlink is never followed,
         since a fetch would rewrite the refs of whatever repository it points at.
         """
-        path = self.cache_dir / mirror_name(url)
+        path = self._mirror_paths.get(url)
+        if path is None:
+            path = self._mirror_paths[url] = self.cache_dir / mirror_name(url)
         try:
             mode = os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
