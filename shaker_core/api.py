@@ -20,7 +20,17 @@ from .lockfile import LockFile
 from .manifest import Manifest, manifest_from_document, parse_manifest
 from .pinned import pinned_lock
 from .plan import report_of, with_repair
-from .reports import EnvironmentsReport, GraphReport, OutdatedReport, PinData, PublishReport, Report, StatusReport, WhyReport
+from .reports import (
+    EnvironmentsReport,
+    GraphReport,
+    OutdatedReport,
+    PinData,
+    PublishReport,
+    Report,
+    StatusReport,
+    WhyReport,
+    environments_report,
+)
 from .resolution import lock_from, lock_satisfies, moved_tags, preferred_refs, resolve_project, targeted_resolve
 from .resolver import Resolution
 from .session import Progress, git_cache, session, vendor_for
@@ -53,11 +63,7 @@ def each_environment(command: str, settings: Settings, saltenvs: list[str], run:
             reports[saltenv] = run(replace(settings, saltenv=saltenv))
         except ShakerError as exc:
             reports[saltenv] = {**exc.failure(command), "saltenv": saltenv}
-    failed = [report for report in reports.values() if report.get("success") is False]
-    summary: EnvironmentsReport = {"command": command, "success": not failed, "environments": reports, "warnings": []}
-    if failed:
-        summary["retcode"] = failed[0]["retcode"]
-    return summary
+    return environments_report(command, reports, [])
 
 
 def update(settings: Settings, names: list[str] | None = None, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport:

@@ -20,7 +20,7 @@ from .coalesce import EVERYTHING, coalesced
 from .environments import Environment, environments_of, saltenv_problem
 from .errors import ShakerError, UsageError
 from .git import GitCache
-from .reports import EnvironmentsReport, StatusReport, SyncReport
+from .reports import EnvironmentsReport, StatusReport, SyncReport, environments_report
 from .settings import Settings
 from .vendor import Vendor
 
@@ -87,7 +87,7 @@ def _deploy(settings: Settings, env: Environment, cache: GitCache, vendor: Vendo
 
 def _restore_project(settings: Settings, vendor: Vendor) -> None:
     """Point ``_projects/<saltenv>`` back at the project commit behind the release that still serves."""
-    served = (last_good_deploy(vendor, settings.saltenv) or {}).get("project_commit")
+    served = (records.newest_deploy(vendor.path, good=True, saltenv=settings.saltenv) or {}).get("project_commit")
     if served:
         vendor.point_project(served, settings.saltenv)
     elif settings.saltenv and settings.saltenv not in vendor.served_saltenvs():
@@ -103,11 +103,8 @@ def _remove(settings: Settings, vendor: Vendor, saltenvs: list[str]) -> None:
 
 
 def _summary(reports: dict[str, Any], warnings: list[str], removed: list[str]) -> EnvironmentsReport:
-    failed = [report for _, report in sorted(reports.items()) if report.get("success") is False]
-    summary: EnvironmentsReport = {"command": "sync", "success": not failed, "environments": dict(sorted(reports.items())),
-                                   "warnings": warnings, "removed": removed}
-    if failed:
-        summary["retcode"] = failed[0]["retcode"]
+    summary = environments_report("sync", dict(sorted(reports.items())), warnings)
+    summary["removed"] = removed
     return summary
 
 
@@ -140,24 +137,13 @@ def status(settings: Settings) -> EnvironmentsReport:
 
 def _environment_status(settings: Settings, vendor: Vendor, saltenv: str, env: Environment | None) -> StatusReport:
     report = api.status(replace(settings, saltenv=saltenv, project_branch=env.branch if env else saltenv))
-    deployed = (last_good_deploy(vendor, saltenv) or {}).get("project_commit")
-    last = last_deploy(vendor, saltenv)
+    deployed = (records.newest_deploy(vendor.path, good=True, saltenv=saltenv) or {}).get("project_commit")
+    last = records.newest_deploy(vendor.path, saltenv=saltenv)
     head = env.commit if env else None
     report["deploy"] = last
     report["project"] = {"branch": env.branch if env else None, "head": head, "deployed": deployed, "in_sync": head == deployed}
     report["in_sync"] = report["in_sync"] and head == deployed and bool(last and last.get("success"))
     return report
-
-
-def last_deploy(vendor: Vendor, saltenv: str | None) -> dict[str, Any] | None:
-    """The newest deploy record of ``saltenv``."""
-    return next((d for d in reversed(records.read_deploys(vendor.path)) if d.get("saltenv") == saltenv), None)
-
-
-def last_good_deploy(vendor: Vendor, saltenv: str | None) -> dict[str, Any] | None:
-    """The newest deploy record of ``saltenv`` that succeeded and names a project commit."""
-    return next((d for d in reversed(records.read_deploys(vendor.path))
-                 if d.get("saltenv") == saltenv and d.get("success") and d.get("project_commit")), None)
 
 
 def _vendor(settings: Settings) -> Vendor:

@@ -87,7 +87,7 @@ def _sync_once(settings: Settings) -> SyncReport:
 def _restore_project(settings: Settings) -> None:
     """After a failed install, point vendor/_project back at the project commit that is served, so the
     lock that status and formula pushes read is the one behind the release that still serves."""
-    deploy = _last_good_deploy(api.vendor_for(settings).path)
+    deploy = records.newest_deploy(api.vendor_for(settings).path, good=True, any_saltenv=True)
     served = (deploy or {}).get("project_commit")
     if settings.project_source and served:
         api.vendor_for(settings).point_project(served)
@@ -288,15 +288,11 @@ def status(settings: Settings) -> StatusReport | EnvironmentsReport:
     if settings.project_source:
         head = _project_head(settings)
         # What is deployed is the project commit of the last deploy that succeeded, not of one that failed.
-        deployed = (_last_good_deploy(vendor.path) or {}).get("project_commit")
+        deployed = (records.newest_deploy(vendor.path, good=True, any_saltenv=True) or {}).get("project_commit")
         report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "in_sync": head == deployed}
         report["in_sync"] = report["in_sync"] and head == deployed
     return report
 
-
-def _last_good_deploy(vendor: Path) -> dict[str, Any] | None:
-    """The newest deploy record that succeeded and names a project commit."""
-    return next((d for d in reversed(records.read_deploys(vendor)) if d.get("success") and d.get("project_commit")), None)
 
 
 def _project_head(settings: Settings) -> str | None:

@@ -54,6 +54,14 @@ def read_deploys(vendor: Path, limit: int | None = None) -> list[dict[str, Any]]
     return records
 
 
+def newest_deploy(vendor: Path, *, good: bool = False, saltenv: str | None = None, any_saltenv: bool = False) -> dict[str, Any] | None:
+    """The newest deploy record of ``saltenv`` (of any, with ``any_saltenv``); with ``good``, the newest that succeeded and names a project commit."""
+    for record in reversed(read_deploys(vendor)):
+        if (any_saltenv or record.get("saltenv") == saltenv) and (not good or (record.get("success") and record.get("project_commit"))):
+            return record
+    return None
+
+
 def suspend(vendor: Path, reason: str, by: str) -> dict[str, Any]:
     """Make every sync a no-op until :func:`resume`."""
     record = {"reason": reason, "by": by, "since": time.time()}

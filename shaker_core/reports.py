@@ -197,6 +197,15 @@ class EnvironmentsReport(_EnvironmentsFields, total=False):
     comment: str
 
 
+def environments_report(command: str, reports: dict[str, Any], warnings: list[str]) -> EnvironmentsReport:
+    """Several saltenvs' reports as one: successful when all are, with the first failed one's exit code."""
+    failed = [report for report in reports.values() if report.get("success") is False]
+    summary: EnvironmentsReport = {"command": command, "success": not failed, "environments": reports, "warnings": warnings}
+    if failed:
+        summary["retcode"] = failed[0]["retcode"]
+    return summary
+
+
 Report = (PublishReport | StatusReport | OutdatedReport | WhyReport | GraphReport | HistoryReport | RollbackReport | SuspensionReport
           | FailureReport | NoRunReport | EnvironmentsReport)
 AnyReport = Mapping[str, Any]  # what a reader of any family (the command line, events, records) takes
