@@ -171,3 +171,32 @@ def test_sync_without_a_project_repository_says_what_to_set(root):
     done = subprocess.run([sys.executable, "-m", "shaker_core.cli", "--root-dir", str(root), "sync"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("salt-shaker: sync deploys the project repository, and none is configured;")
+
+
+def post(settings, url: str, ref: str):
+    body = github_payload(url, ref=ref)
+    return gitops.on_push(settings, {"secret": SECRET}, {"headers": github_headers(SECRET, body), "body": body.decode()})
+
+
+def test_a_formula_push_resyncs_the_environments_that_pin_its_branch_and_reports_a_new_tag_as_outdated(root, forge, branches):
+    """Each branch's lock in git decides what it serves: a formula's new tag moves nothing; a new commit on a pinned branch does."""
+    firewall_main = git("rev-parse", "refs/heads/main", cwd=forge.bare(FIREWALL))
+    push_branch(branches, "dev_a", lock_text(forge, {**EXAMPLE_PINS, FIREWALL: "main"}, commits={FIREWALL: firewall_main}))
+    settings = settings_for(root, forge, branches.url)
+    assert gitops.sync(settings, trigger="cli")["success"] is True
+    assert served(root, "dev_a")[FIREWALL] == "main"
+
+    tagged = post(settings, forge.url(FIREWALL), "refs/tags/v9.9.9")
+    assert tagged["ignored"] is True and tagged["outdated"] == [FIREWALL], tagged
+
+    moved = forge.release(FIREWALL, "v1.6.0", {"firewall/extra.sls": "{}\n"})
+    before = len(records.read_deploys(root / "vendor"))
+    report = post(settings, forge.url(FIREWALL), "refs/heads/main")
+    assert report["success"] is True and sorted(report["environments"]) == ["dev_a"], report
+    assert [d["saltenv"] for d in records.read_deploys(root / "vendor")[before:]] == ["dev_a"]
+    release = os.path.basename(os.readlink(root / "vendor" / "_root" / "dev_a"))
+    info = json.loads((root / "vendor" / "releases" / f"{release}.json").read_text())
+    assert info["formulas"][FIREWALL]["commit"] == moved
+
+    unknown = post(settings, "file:///nowhere/else.git", "refs/heads/main")
+    assert unknown["ignored"] is True and "nor a formula any environment's lock pins" in unknown["comment"]
