@@ -39,35 +39,45 @@ class _Owner:
 def _link_tree(source: Path, target: Path, skip: set[str], owner: _Owner, owners: dict[str, str], label: str) -> None:
     """Hard-link every file of ``source`` into ``target``; a file two formulas publish is an error."""
     target.mkdir(exist_ok=True)
-    for directory, dirnames, filenames in os.walk(source):
-        rel = os.path.relpath(directory, source)
-        if rel == ".":
-            dirnames[:] = sorted(d for d in dirnames if d not in skip)
-            filenames = [f for f in filenames if f not in skip]
-        out_dir = target if rel == "." else target / rel
-        for name in dirnames:
-            src = Path(directory) / name
-            if src.is_symlink():
-                _place_file(src, out_dir / name, source, owner, owners, f"{label}/{name}" if rel == "." else f"{label}/{rel}/{name}")
-            else:
-                (out_dir / name).mkdir(exist_ok=True)
-        for name in filenames:
-            _place_file(Path(directory) / name, out_dir / name, source, owner, owners, f"{label}/{name}" if rel == "." else f"{label}/{rel}/{name}")
+    _link_dir(str(source), str(target), skip, _Placing(owner=owner, owners=owners, root=str(source)), label)
 
 
-def _place_file(src: Path, dst: Path, root: Path, owner: _Owner, owners: dict[str, str], rel: str) -> None:
-    if rel in owners:
-        raise LayoutError(f"{owners[rel]} and {owner.name} both publish '{rel}'; rename the file in one of them.")
-    owners[rel] = owner.name
+@dataclass(frozen=True)
+class _Placing:
+    owner: _Owner
+    owners: dict[str, str]  # release path -> the formula that placed it
+    root: str  # the formula directory being linked, which its links must stay inside
+
+
+def _link_dir(src_dir: str, dst_dir: str, skip: set[str], placing: _Placing, rel: str) -> None:
+    # plain strings and scandir: a release links thousands of files and this runs on every build
+    try:
+        with os.scandir(src_dir) as listing:
+            entries = [entry for entry in listing if entry.name not in skip]
+    except (FileNotFoundError, NotADirectoryError):  # nothing there to publish, as os.walk would find
+        return
+    for entry in entries:
+        dst, entry_rel = os.path.join(dst_dir, entry.name), f"{rel}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            os.makedirs(dst, exist_ok=True)
+            _link_dir(entry.path, dst, set(), placing, entry_rel)
+        else:
+            _place_file(entry, dst, placing, entry_rel)
+
+
+def _place_file(src: os.DirEntry[str], dst: str, placing: _Placing, rel: str) -> None:
+    if rel in placing.owners:
+        raise LayoutError(f"{placing.owners[rel]} and {placing.owner.name} both publish '{rel}'; rename the file in one of them.")
+    placing.owners[rel] = placing.owner.name
     if src.is_symlink():
-        _place_link(src, dst, root, rel, owner)
+        _place_link(src.path, dst, placing.root, rel, placing.owner)
     else:
-        os.link(src, dst)
+        os.link(src.path, dst)
 
 
-def _place_link(src: Path, dst: Path, root: Path, rel: str, owner: _Owner) -> None:
+def _place_link(src: str, dst: str, root: str, rel: str, owner: _Owner) -> None:
     target = os.readlink(src)
     resolved = os.path.normpath(os.path.join(os.path.dirname(src), target))
-    if os.path.isabs(target) or os.path.commonpath([resolved, str(root)]) != str(root):
+    if os.path.isabs(target) or os.path.commonpath([resolved, root]) != root:
         raise LayoutError(f"{owner.label}: the symlink '{rel}' points outside what the formula publishes there ({target}); salt-shaker refuses to publish it.")
     os.symlink(target, dst)

@@ -23,11 +23,18 @@ Owner = Callable[[str], "str | None"]  # a path relative to the tree root -> the
 
 def symlinks(root: Path) -> Iterator[Path]:
     """Every symlink under ``root``, never descending through one."""
-    for directory, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            path = Path(directory) / name
-            if path.is_symlink():
-                yield path
+    pending = [str(root)]
+    while pending:
+        try:
+            listing = os.scandir(pending.pop())
+        except OSError:  # gone or unreadable: nothing below it is served either (as os.walk would skip it)
+            continue
+        with listing as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    yield Path(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
 
 
 def resolved_inside(path: Path, root: Path) -> str | None:

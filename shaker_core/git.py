@@ -86,6 +86,7 @@ class GitCache:
         self._mirror_paths: dict[str, Path] = {}  # url -> where its mirror lives (the name is a hash: computed once)
         self._lock = threading.Lock()
         self._repos: dict[str, pygit2.Repository] = {}
+        self._present: dict[str, set[str]] = {}  # url -> commits seen in its mirror (objects stay until the mirror is replaced)
         self._checked: set[str] = set()
         self._cache_read_only: bool | None = None
         self.fetched: list[str] = []
@@ -202,16 +203,15 @@ class GitCache:
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with flock(path.with_name(path.name + ".lock")):
-            with self._lock:
-                opened = self._repos.pop(url, None)
+            opened = self._drop_handle(url)
             if opened is not None:  # readers wait for this fetch (_wait_inflight), so nobody else holds it now
                 opened.free()  # libgit2 keeps packs open by path: a handle on a damaged one would outlive the clone that replaces it
             if path.exists() and Fetcher.usable(path):
                 self._fetcher.fetch_into(path, url, self._progress_for(url))
             else:
                 self._fetcher.clone(path, url, self._progress_for(url))
+        self._drop_handle(url)
         with self._lock:
-            self._repos.pop(url, None)
             self.fetched.append(url)
 
     def _read_only(self) -> bool:
@@ -229,6 +229,12 @@ class GitCache:
         label = name_from_url(url) or redact(url)
         progress = self.progress
         return lambda received, total: progress(label, received, total)
+
+    def _drop_handle(self, url: str) -> pygit2.Repository | None:
+        """Forget the open repository of ``url`` and what was seen in it (its mirror is about to change)."""
+        with self._lock:
+            self._present.pop(url, None)
+            return self._repos.pop(url, None)
 
     def _repo(self, url: str) -> pygit2.Repository:
         with self._lock:
@@ -284,10 +290,16 @@ class GitCache:
         self._wait_inflight(url)
         if not self.mirror_path(url).exists():
             return False
+        if commit in self._present.get(url, ()):
+            return True
         try:
-            return commit in self._repo(url)
+            found = commit in self._repo(url)
         except (ValueError, pygit2.GitError):
             return False
+        if found:
+            with self._lock:
+                self._present.setdefault(url, set()).add(commit)
+        return found
 
     def ref(self, url: str, name: str) -> str | None:
         """The commit one ref (``refs/tags/v1.0.0``) names, without listing every ref."""
@@ -357,8 +369,7 @@ class GitCache:
             yield
         except pygit2.GitError as exc:
             path = self.mirror_path(url)
-            with self._lock:
-                opened = self._repos.pop(url, None)
+            opened = self._drop_handle(url)
             if opened is not None:
                 opened.free()  # reads of a mirror happen in one thread: the one that just failed
             with flock(path.with_name(path.name + ".lock")):

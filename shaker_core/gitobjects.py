@@ -134,7 +134,7 @@ def collect_entries(repo: pygit2.Repository, tree: pygit2.Tree, rel: str, found:
             found[path] = ("exec" if entry.filemode == MODE_EXEC else "file", str(entry.id))
 
 
-def hash_file(path: Path) -> str:
+def hash_file(path: str | Path) -> str:
     """The git blob id of a file's bytes (no filters), read in chunks."""
     return str(pygit2.hashfile(str(path)))
 

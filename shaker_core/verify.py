@@ -18,7 +18,7 @@ from .reports import TreeData
 
 Entry = tuple[str, str]  # ("file" | "exec", blob id) or ("link", target); ("other", "") for a FIFO, device or socket
 EntriesOf = Callable[[str, str], "dict[str, Entry] | None"]  # (source, commit) -> every path of the commit's tree, or None unreadable
-HashFile = Callable[[Path], str]
+HashFile = Callable[[str], str]  # a file path -> its git blob id
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,18 +46,28 @@ class TreeDiff:
 def scan(root: Path, hash_file: HashFile) -> dict[str, Entry]:
     """Every file and symlink under ``root`` as git would record it, never following a link."""
     found: dict[str, Entry] = {}
-    for directory, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            path = Path(directory) / name
-            mode = os.lstat(path).st_mode
-            rel = str(path.relative_to(root))
-            if stat.S_ISLNK(mode):
-                found[rel] = ("link", os.readlink(path))
-            elif stat.S_ISREG(mode):
-                found[rel] = ("exec" if mode & stat.S_IXUSR else "file", hash_file(path))
-            elif not stat.S_ISDIR(mode):
-                found[rel] = ("other", "")
+    _scan_into(found, str(root), "", hash_file)
     return found
+
+
+def _scan_into(found: dict[str, Entry], directory: str, prefix: str, hash_file: HashFile) -> None:
+    # plain strings and scandir: a release holds thousands of files and this runs on every build
+    try:
+        listing = os.scandir(directory)
+    except OSError:  # a missing or unreadable directory holds nothing, as os.walk would say
+        return
+    with listing as entries:
+        for entry in entries:
+            rel = prefix + entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                found[rel] = ("link", os.readlink(entry.path))
+            elif stat.S_ISDIR(mode):
+                _scan_into(found, entry.path, rel + "/", hash_file)
+            elif stat.S_ISREG(mode):
+                found[rel] = ("exec" if mode & stat.S_IXUSR else "file", hash_file(entry.path))
+            else:
+                found[rel] = ("other", "")
 
 
 def compare(expected: Mapping[str, Entry], actual: Mapping[str, Entry], ignore: Callable[[str], bool] = lambda _: False) -> TreeDiff:
