@@ -54,7 +54,8 @@ def test_one_measurement_installs_and_verifies(tmp_path):
 
 
 def test_the_branch_benchmark_deploys_every_branch_and_checks_what_each_serves(tmp_path):
-    done = subprocess.run([sys.executable, str(BENCH / "branches.py"), "--branches", "3", "--formulas", "4", "--differ", "1", "--workdir", str(tmp_path)],
+    done = subprocess.run([sys.executable, str(BENCH / "branches.py"), "--branches", "3", "--formulas", "4", "--differ", "1", "--rounds", "2",
+                           "--workdir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "every saltenv serves its branch's pins: yes" in done.stdout, done.stdout
