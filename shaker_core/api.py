@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from . import insight, lockfile, publishing
+from . import insight, lockfile, provenance, publishing
 from .deploys import deployed
 from .errors import LockFileError, ManifestError, ShakerError, UsageError
 from .git import GitCache
@@ -249,7 +249,9 @@ def _resolve_and_publish(
 
 
 def _publish(command: str, settings: Settings, cache: GitCache, vendor: Vendor, old: LockFile, new: LockFile, warnings: list[str]) -> PublishReport:
-    """Plan the publish of ``new``, then apply it unless simulating or nothing is to be built."""
+    """Verify ``new`` under ``trust``, plan its publish, then apply it unless simulating or nothing is to be built."""
+    new, signer_warnings = provenance.attest(settings, cache, old, new, signer_may_change=command != "install_pinned" or settings.remote_check)
+    warnings = [*warnings, *signer_warnings]
     plan = publishing.plan_for(command, settings, cache, vendor, old, new, warnings)
     report = functools.partial(report_of, simulate=settings.simulate, root_dir=str(settings.root), saltenv=settings.saltenv)
     if settings.simulate or plan.layout is None:

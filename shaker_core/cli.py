@@ -2,7 +2,8 @@
 
 Exit codes: 0 success (and, for ``check``, nothing pending); 1 ``check`` found
 changes; 2 usage; 3 manifest or lock error; 4 resolution conflict; 5 git or
-network error; 6 layout or lock held; 7 suspended; 70 internal error.
+network error; 6 layout or lock held; 7 suspended; 8 not signed as
+``trust`` requires; 70 internal error.
 """
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ ENV_PREFIX = "SHAKER_"
 CONFIG_FILE = "shaker.yml"
 FILE_SETTINGS = ("cache_dir", "source_template", "jobs", "remote_check", "keep_releases", "offline", "credentials",
                  "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes",
-                 "saltenv", "salt_version", "strict_minimum_version", "allowed_sources", "project")
+                 "saltenv", "salt_version", "strict_minimum_version", "allowed_sources", "project",
+                 "trust", "require_trust")
+MAPPING_SETTINGS = ("credentials", "trust")  # only shaker.yml holds these (paths and secrets, not one-line values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +178,7 @@ def _env_settings() -> dict[str, Any]:
     found = {}
     for name in FILE_SETTINGS:
         value = os.environ.get(f"{ENV_PREFIX}{name.upper()}")
-        if value is not None and name != "credentials":
+        if value is not None and name not in MAPPING_SETTINGS:
             found[name] = value
     return found
 

@@ -49,6 +49,7 @@ def record_deploy(settings: Settings, started: float, report: AnyReport) -> None
         "trigger": settings.trigger,
         "saltenv": settings.saltenv,
         "project_commit": settings.project_commit,
+        "project_signer": settings.project_signer,
         "started": started,
         "finished": time.time(),
         "success": bool(report.get("success")),
@@ -62,6 +63,7 @@ def record_deploy(settings: Settings, started: float, report: AnyReport) -> None
         records.write_deploy(vendor, record)
     except OSError as exc:  # a full disk must not turn the run's own error into a traceback
         log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
-    sent = notify.notify(settings.notify, vendor, {**report, "trigger": settings.trigger}, settings.project_commit)
+    told = {**report, "trigger": settings.trigger, **({"project_signer": settings.project_signer} if settings.project_signer else {})}
+    sent = notify.notify(settings.notify, vendor, told, settings.project_commit)
     if sent and isinstance(report, dict):
         report["notifications"] = sent

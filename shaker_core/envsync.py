@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from typing import Any, Sequence
 
-from . import api, deploys, records
+from . import api, deploys, provenance, records
 from .coalesce import EVERYTHING, coalesced
 from .environments import Environment, environments_of, saltenv_problem
 from .errors import ShakerError, UsageError
@@ -69,6 +69,7 @@ def _deploy(settings: Settings, env: Environment, cache: GitCache, vendor: Vendo
     started = time.time()
     report: SyncReport
     try:
+        deployed = replace(deployed, project_signer=provenance.attest_project(settings, cache, env.branch, env.commit))
         vendor.publish_project(env.commit, lambda destination: cache.export(settings.project_source or "", env.commit, destination), env.saltenv)
     except ShakerError as exc:
         report = exc.failure("sync")
@@ -81,7 +82,8 @@ def _deploy(settings: Settings, env: Environment, cache: GitCache, vendor: Vendo
             _restore_project(deployed, vendor)
     if report["success"] is False:
         log.warning("saltenv %s (branch %s) failed: %s", env.saltenv, env.branch, report.get("message"))
-    report.update({"command": "sync", "saltenv": env.saltenv, "branch": env.branch, "project_commit": env.commit})
+    report.update({"command": "sync", "saltenv": env.saltenv, "branch": env.branch, "project_commit": env.commit,
+                   "project_signer": deployed.project_signer})
     return report
 
 

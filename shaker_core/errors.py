@@ -156,3 +156,10 @@ class SuspendedError(ShakerError):
 
     exit_code = 7
     kind = "suspended"
+
+
+class TrustError(ShakerError):
+    """A formula or project commit is not signed as the ``trust`` settings require."""
+
+    exit_code = 8
+    kind = "trust"

@@ -25,7 +25,7 @@ from . import faults, formula_file, interrupts
 from .errors import GitError, LayoutError, ManifestError
 from .gitauth import Credentials
 from .gitfetch import Fetcher, describe, flock, scrub, set_timeouts
-from .gitobjects import TreeWriter, blob_data, blob_size, collect_entries
+from .gitobjects import SignedParts, TreeWriter, blob_data, blob_size, collect_entries, signed_parts
 from .manifest import Manifest, parse_manifest
 from .sources import allowed, check_url, name_from_url, redact, strip_credentials
 from .yamlsafe import DEFAULT_MAX_BYTES
@@ -171,11 +171,9 @@ class GitCache:
     def _fetch_future(self, url: str) -> Future[None]:
         self._check_source(url)
         with self._lock:
-            future = self._fetches.get(url)
-            if future is None:
-                future = self._pool.submit(self._sync_mirror, url)
-                self._fetches[url] = future
-            return future
+            if url not in self._fetches:
+                self._fetches[url] = self._pool.submit(self._sync_mirror, url)
+            return self._fetches[url]
 
     def _wait(self, url: str) -> None:
         if not self._wait_inflight(url) and (self.fetch_policy == "always" or not self.mirror_path(url).exists()):
@@ -224,11 +222,8 @@ class GitCache:
             return self._cache_read_only
 
     def _progress_for(self, url: str) -> Callable[[int, int], None] | None:
-        if self.progress is None:
-            return None
-        label = name_from_url(url) or redact(url)
-        progress = self.progress
-        return lambda received, total: progress(label, received, total)
+        progress, label = self.progress, name_from_url(url) or redact(url)
+        return None if progress is None else (lambda received, total: progress(label, received, total))
 
     def _drop_handle(self, url: str) -> pygit2.Repository | None:
         """Forget the open repository of ``url`` and what was seen in it (its mirror is about to change)."""
@@ -323,6 +318,12 @@ class GitCache:
                 raise ManifestError(f"{path} at {commit[:12]} is {size} bytes, over the limit of {self.max_manifest_bytes}; "
                                     "shorten it or raise the 'max_manifest_bytes' setting.")
             return blob_data(repo, entry.id)
+
+    def signed_parts(self, url: str, tag: str | None, commit: str) -> SignedParts:
+        """The raw tag object ``refs/tags/<tag>`` names (when annotated) and ``commit``'s signature, for a signature check."""
+        self._tree(url, commit)  # the commit is there, or a GitError names it
+        with self._reading(url):
+            return signed_parts(self._repo(url), tag, commit)
 
     def list_top(self, url: str, commit: str) -> dict[str, str]:
         """The top-level entries of the commit's tree: name -> ``tree``/``blob``/``commit``."""

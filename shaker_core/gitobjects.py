@@ -6,6 +6,7 @@ import os
 import posixpath
 import shutil
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -155,3 +156,25 @@ def blob_size(repo: pygit2.Repository, oid: Any) -> int:
 
 def blob_data(repo: pygit2.Repository, oid: Any) -> bytes:
     return bytes(repo[oid].peel(pygit2.Blob).data)
+
+
+@dataclass(frozen=True)
+class SignedParts:
+    """What a signature check reads from a mirror: the raw tag object a tag ref names, and the commit's own signature."""
+
+    tag_id: str | None = None  # None: no such tag, or a lightweight one
+    tag_raw: bytes = b""
+    commit_signature: bytes | None = None
+    commit_payload: bytes = b""
+
+
+def signed_parts(repo: pygit2.Repository, tag: str | None, commit: str) -> SignedParts:
+    """The raw annotated tag object ``refs/tags/<tag>`` points at (when it is one) and ``commit``'s signature and signed data."""
+    tag_id, tag_raw = None, b""
+    reference = repo.references.get(f"refs/tags/{tag}") if tag else None
+    if reference is not None:
+        target = repo[reference.target]
+        if isinstance(target, pygit2.Tag):
+            tag_id, tag_raw = str(target.id), bytes(target.read_raw())
+    signature, payload = repo[commit].peel(pygit2.Commit).gpg_signature
+    return SignedParts(tag_id, tag_raw, signature, payload or b"")

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import api, deploys, envsync, lockfile, records
+from . import api, deploys, envsync, lockfile, provenance, records
 from .coalesce import EVERYTHING, coalesced
 from .environments import environments_of
 from .errors import GitError, LayoutError, ShakerError, UsageError
@@ -69,18 +69,19 @@ def reconcile(settings: Settings) -> SyncReport | EnvironmentsReport:
 def _sync_once(settings: Settings) -> SyncReport:
     started = time.time()
     try:
-        project_commit = publish_project(settings) if settings.project_source else None
+        project_commit, signer = publish_project(settings) if settings.project_source else (None, None)
     except ShakerError as exc:
-        # The project repository could not be published: a failed deploy too (recorded and notified).
+        # The project repository could not be published (or its head is not signed as trust requires): a failed deploy too.
         deploys.record_deploy(settings, started, exc.failure("sync"))
         raise
     try:
-        report = api.install_pinned(replace(settings, project_commit=project_commit))
+        report = api.install_pinned(replace(settings, project_commit=project_commit, project_signer=signer))
     except ShakerError:
         _restore_project(settings)
         raise
     report["command"] = "sync"
     report["project_commit"] = project_commit
+    report["project_signer"] = signer
     return report
 
 
@@ -93,16 +94,17 @@ def _restore_project(settings: Settings) -> None:
         api.vendor_for(settings).point_project(served)
 
 
-def publish_project(settings: Settings) -> str:
-    """Fetch the project repository and switch ``vendor/_project`` to its branch head; return the commit."""
+def publish_project(settings: Settings) -> tuple[str, str | None]:
+    """Fetch the project repository, verify its branch head under ``trust`` and switch ``vendor/_project`` to it; return the commit and its signer."""
     assert settings.project_source is not None
     vendor = api.vendor_for(settings)
     with api.git_cache(settings) as cache:
         head = cache.branches(settings.project_source).get(settings.project_branch)
         if head is None:
             raise GitError(f"The project repository has no branch '{settings.project_branch}'; set shaker:project:branch to the branch to deploy.")
+        signer = provenance.attest_project(settings, cache, settings.project_branch, head)
         vendor.publish_project(head, lambda destination: cache.export(settings.project_source or "", head, destination))
-    return head
+    return head, signer
 
 
 def _coalesced(vendor: Path, run: Callable[[], SyncReport]) -> SyncReport:

@@ -5,13 +5,16 @@ One line per formula, sorted by name::
     org/a-formula==v1.2.0 0123456789abcdef0123456789abcdef01234567
     org/b-formula==develop 89abcdef0123456789abcdef0123456789abcdef https://git.example.com/org/b-formula.git
 
-``<name>==<tag, branch or commit> <commit id> [<source URL when not the default>]``.
-Old lines without a commit id and legacy ``git@github.com:org/name.git==v1.0`` lines
+``<name>==<tag, branch or commit> <commit id> [<source URL when not the default>]``,
+then, for a formula verified under ``trust``, a comment naming who signed it
+(``# signed-by openpgp:<fingerprint>`` or ``# signed-by ssh:SHA256:...``), which
+readers that know nothing of it skip as a comment. Old lines without a commit id and legacy ``git@github.com:org/name.git==v1.0`` lines
 still read. The same resolution always renders to the same bytes.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,6 +28,8 @@ from .versions import RefKind, is_commit, is_valid_branch_name, parse_tag
 MAX_LOCK_BYTES = 64 * 1024 * 1024  # a lock line is about 150 bytes: far more formulas than max_formulas allows
 
 FILENAME = "formula-requirements.txt"
+SIGNED_BY = "# signed-by "
+_SIGNER_RE = re.compile(r"(?:openpgp:[0-9A-F]{40}|ssh:SHA256:[A-Za-z0-9+/]{43})")
 HEADER = (
     "# formula-requirements.txt: the formula versions pinned for this project by salt-shaker.\n"
     "# Change metadata.yml and run `salt-shaker install` or `salt-shaker update` rather than editing this file.\n"
@@ -40,6 +45,7 @@ class LockEntry:
     ref: str
     commit: str | None = None
     source: str | None = None
+    signer: str | None = None  # who signed it, when trust verified it: openpgp:<fingerprint> or ssh:SHA256:...
 
     @property
     def kind(self) -> RefKind:
@@ -77,6 +83,8 @@ def render(lock: LockFile, default_source: Callable[[str], str] | None = None) -
             fields.append(entry.commit)
         if entry.source and (default_source is None or entry.source != default_source(entry.name)):
             fields.append(entry.source if entry.commit else f"- {entry.source}")
+        if entry.signer:
+            fields.append(SIGNED_BY + entry.signer)
         lines.append(" ".join(fields) + "\n")
     return "".join(lines)
 
@@ -89,7 +97,7 @@ def parse(text: str, path: str = FILENAME) -> LockFile:
         content = _strip_comment(raw)
         if not content:
             continue
-        entry = _parse_line(content, f"{path} line {number}")
+        entry = _parse_line(content, f"{path} line {number}", _signer_of(raw))
         if entry.name in entries:
             first = entries[entry.name][0]
             raise LockFileError(f"{path} line {number} pins {entry.name} again (first on line {first}); keep one line per formula.")
@@ -159,7 +167,14 @@ def _strip_comment(line: str) -> str:
     return stripped
 
 
-def _parse_line(content: str, where: str) -> LockEntry:
+def _signer_of(line: str) -> str | None:
+    """The signer a ``# signed-by`` comment records; anything else in a comment is ignored, as it always was."""
+    at = line.find(" " + SIGNED_BY)
+    token = line[at + 1 + len(SIGNED_BY):].strip() if at >= 0 else ""
+    return token if _SIGNER_RE.fullmatch(token) else None
+
+
+def _parse_line(content: str, where: str, signer: str | None = None) -> LockEntry:
     fields = content.split()
     pin, rest = fields[0], fields[1:]
     if "==" not in pin:
@@ -171,7 +186,7 @@ def _parse_line(content: str, where: str) -> LockEntry:
     _check_ref(ref, where)
     commit = _commit_field(rest, where)
     source = _source_field(rest, where) or legacy_source
-    return LockEntry(name=name, ref=ref, commit=commit, source=source)
+    return LockEntry(name=name, ref=ref, commit=commit, source=source, signer=signer)
 
 
 def _short(text: str, limit: int = 80) -> str:

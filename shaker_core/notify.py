@@ -47,7 +47,8 @@ def summary(report: Mapping[str, Any]) -> str:
         return f"salt-shaker {report.get('command')} failed: {report.get('message')}"
     changes = report.get("served_changes") or report.get("changes") or {}
     moved = ", ".join(f"{name} {(c.get('old') or {}).get('ref')} -> {(c.get('new') or {}).get('ref')}" for name, c in changes.items())
-    return f"salt-shaker published release {report.get('release')}" + (f": {moved}" if moved else "")
+    signed = f" (project commit signed by {report['project_signer']})" if report.get("project_signer") else ""
+    return f"salt-shaker published release {report.get('release')}{signed}" + (f": {moved}" if moved else "")
 
 
 def _targets(urls: Any) -> list[dict[str, str]]:

@@ -136,6 +136,7 @@ def report_of(plan: PublishPlan, *, simulate: bool, root_dir: str, saltenv: str 
         "repaired": plan.repaired.as_dict() if plan.repaired else None,
         "module_dirs_changed": plan.module_dirs_changed,
         "formulas": {name: pin.as_dict() for name, pin in plan.formulas.items()},
+        "signed_by": {entry.name: entry.signer for entry in plan.lock_after.entries if entry.signer},
         "warnings": list(plan.warnings),
     }
 

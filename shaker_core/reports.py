@@ -62,6 +62,8 @@ class PublishReport(_PublishFields, total=False):
     pending: bool  # check: the lock would change
     notifications: list[dict[str, Any]]
     project_commit: str | None  # a sync: the project repository commit it deployed
+    project_signer: str | None  # a sync under 'trust': who signed that commit
+    signed_by: dict[str, str]  # formula -> who signed it, for formulas 'trust' covers
     branch: str  # a sync of environments from branches: the branch deployed
     push: dict[str, Any]  # a webhook's push that caused it
     runs: int  # coalesced syncs: how many ran for this trigger
@@ -128,6 +130,7 @@ class FailureReport(_FailureFields, total=False):
     saltenv: str | None  # the environment that failed, when a command ran several
     branch: str
     project_commit: str | None
+    project_signer: str | None
 
 
 class NoRunReport(_Outcome, total=False):

@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import ConfigError
 from .sources import DEFAULT_SOURCE_TEMPLATE, check_url, redact, url_for
+from .trust import check_trust
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -70,8 +71,12 @@ class Settings:
     allowed_sources: tuple[str, ...] = field(default=(), metadata={"check": lambda value, origin: _url_prefixes(value, origin)})
     salt_version: str | None = field(default=None, metadata={"check": lambda value, origin: _version_text(value)})
     strict_minimum_version: bool = False
+    trust: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, metadata={
+        "shape": "a mapping of source URL prefix to gpg_keys, ssh_allowed_signers and require", "check": check_trust})
+    require_trust: bool = False
     trigger: str = "cli"
     project_commit: str | None = None
+    project_signer: str | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], origin: str = "settings", origins: Mapping[str, str] | None = None) -> Settings:

@@ -170,6 +170,8 @@ NUMBERS = st.lists(st.integers(0, 999).map(str), min_size=1, max_size=3).map("."
 TAGS = st.builds(lambda v, number, rc: f"{v}{number}{rc}", st.sampled_from(["v", "V", ""]), NUMBERS, st.sampled_from(["", "-rc1", "-rc12"]))
 BRANCHES = st.builds(lambda head, tail: head + tail, word(ALNUM, ALNUM + "_-", 8), st.sampled_from(["", "/x", "/feature-1"]))
 COMMITS = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
+SIGNERS = st.none() | st.text(alphabet="0123456789ABCDEF", min_size=40, max_size=40).map("openpgp:".__add__) | st.text(
+    alphabet=ALNUM + "+/", min_size=43, max_size=43).map("ssh:SHA256:".__add__)
 HOSTS = st.sampled_from(["git.example.com", "forge.test", "10.0.0.7"])
 URL_SHAPES = st.sampled_from(["https://{host}/{name}.git", "git@{host}:{name}.git", "ssh://git@{host}:2222/{name}", "file:///srv/{name}.git"])
 
@@ -179,10 +181,11 @@ def entries(draw, default_sources: bool = False):
     name = draw(NAMES)
     ref = draw(st.one_of(TAGS, BRANCHES, COMMITS))
     commit = draw(st.none() | COMMITS)
+    signer = draw(SIGNERS)
     if default_sources and draw(st.booleans()):
-        return LockEntry(name=name, ref=ref, commit=commit, source=default_source(name))
+        return LockEntry(name=name, ref=ref, commit=commit, source=default_source(name), signer=signer)
     source = draw(st.none() | st.builds(lambda shape, host: shape.format(host=host, name=name), URL_SHAPES, HOSTS))
-    return LockEntry(name=name, ref=ref, commit=commit, source=source)
+    return LockEntry(name=name, ref=ref, commit=commit, source=source, signer=signer)
 
 
 def locks(default_sources: bool = False):
@@ -202,12 +205,42 @@ def test_round_trip_is_exact_and_byte_stable(lock, with_default):
 @given(locks(default_sources=True), st.randoms(use_true_random=False))
 def test_default_sources_are_left_out_and_order_does_not_matter(lock, rng):
     text = render(lock, default_source)
-    expected = make(LockEntry(name=e.name, ref=e.ref, commit=e.commit, source=None if e.source == default_source(e.name) else e.source) for e in lock.entries)
+    expected = make(LockEntry(name=e.name, ref=e.ref, commit=e.commit, source=None if e.source == default_source(e.name) else e.source, signer=e.signer)
+                    for e in lock.entries)
     assert parse(text) == expected
     shuffled = list(lock.entries)
     rng.shuffle(shuffled)
     assert render(LockFile(entries=tuple(shuffled)), default_source) == text
     assert render(parse(text), default_source) == text
+
+
+# --- signers ----------------------------------------------------------------------------
+
+FPR = "85359EE39D9F1C83A55E24E6CE105345DC23CC39"
+SSH_FPR = "SHA256:" + "A" * 42 + "/"
+
+
+def test_a_signer_is_a_trailing_comment_on_the_line():
+    lock = make([LockEntry(name="org/a-formula", ref="v1.2.0", commit=C1, signer=f"openpgp:{FPR}"),
+                 LockEntry(name="org/b-formula", ref="v2.0.0", commit=C2, source=SOURCE, signer=f"ssh:{SSH_FPR}")])
+    assert render(lock).splitlines()[len(HEADER.splitlines()):] == [
+        f"org/a-formula==v1.2.0 {C1} # signed-by openpgp:{FPR}",
+        f"org/b-formula==v2.0.0 {C2} {SOURCE} # signed-by ssh:{SSH_FPR}",
+    ]
+    assert parse(render(lock)) == lock
+
+
+def test_a_reader_that_ignores_comments_reads_a_signed_line_as_the_same_pin():
+    line = f"org/a-formula==v1.2.0 {C1} # signed-by openpgp:{FPR}"
+    before_signers = line.split(" #")[0]  # what a reader that strips ' #...' comments sees
+    assert parse(before_signers).entries[0] == LockEntry(name="org/a-formula", ref="v1.2.0", commit=C1)
+    assert parse(line).entries[0].signer == f"openpgp:{FPR}"
+
+
+@pytest.mark.parametrize("comment", ["# signed by openpgp:" + FPR, "# signed-by openpgp:" + FPR[:-1], "# signed-by gpg:" + FPR,
+                                     "# signed-by openpgp:" + FPR.lower(), "# reviewed", "# signed-by openpgp:" + FPR + " extra"])
+def test_any_other_comment_is_only_a_comment(comment):
+    assert parse(f"org/a-formula==v1.2.0 {C1} {comment}\n").entries[0] == LockEntry(name="org/a-formula", ref="v1.2.0", commit=C1)
 
 
 # --- files ------------------------------------------------------------------------------
