@@ -55,7 +55,8 @@ class _Run:
         if cached is not None:
             return cached
         signer = verifier.verify(signed.signature, signed.payload)
-        self.verdicts.put(signed.object_id, digest, signer)
+        if signer.method != "ssh" or not policy.ssh_time_limited():
+            self.verdicts.put(signed.object_id, digest, signer)
         return signer
 
     def _verifier(self, policy: TrustPolicy) -> tuple[Verifier, str]:

@@ -98,7 +98,7 @@ class Verifier:
             raise Refused("it is an OpenPGP signature, and no gpg_keys are trusted for this source")
         home = self._gnupg_home()
         with _temp_file(home, signature) as sig_path:
-            status = _run(["gpg", "--homedir", str(home), "--batch", "--no-tty", "--trust-model", "always", "--no-auto-key-retrieve",
+            status = _run(["gpg", "--homedir", str(home), "--batch", "--no-tty", "--no-autostart", "--trust-model", "always", "--no-auto-key-retrieve",
                            "--status-fd", "1", "--verify", sig_path, "-"], payload).stdout
         return self._gpg_verdict(_status_lines(status))
 
@@ -122,7 +122,7 @@ class Verifier:
                 home = Path(tempfile.mkdtemp(prefix="shaker-gnupg-"))
                 (home / "common.conf").write_text("")  # no keyboxd: newer GnuPG would start one for a new home
                 for key in self.policy.gpg_keys:
-                    result = _run(["gpg", "--homedir", str(home), "--batch", "--no-tty", "--import", str(key)], b"", check=False)
+                    result = _run(["gpg", "--homedir", str(home), "--batch", "--no-tty", "--no-autostart", "--import", str(key)], b"", check=False)
                     if result.returncode != 0:
                         shutil.rmtree(home, ignore_errors=True)
                         raise ConfigError(f"The trusted key file {key} holds no OpenPGP public key GnuPG can import; export it with "
@@ -145,13 +145,8 @@ class Verifier:
             checked = _run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", principals[0], "-n", "git", "-s", sig_path], payload, check=False)
         match = _SSH_GOOD.search(checked.stdout.decode(errors="replace"))
         if checked.returncode != 0 or match is None:
-            raise Refused(_REFUSING["BADSIG"], _ssh_key_of_sig(signature, payload))
+            raise Refused(_REFUSING["BADSIG"], principals[0])  # the signature names a trusted key, but not over these bytes
         return Signer("ssh", match.group(1))
-
-
-def _ssh_key_of_sig(signature: bytes, payload: bytes) -> str | None:
-    with tempfile.TemporaryDirectory(prefix="shaker-ssh-") as scratch, _temp_file(Path(scratch), signature) as sig_path:
-        return _ssh_key_of(sig_path, payload)
 
 
 def _ssh_key_of(sig_path: str, payload: bytes) -> str | None:

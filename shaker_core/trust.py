@@ -34,6 +34,10 @@ class TrustPolicy:
         """Every file that holds a trusted key."""
         return (*self.gpg_keys, *((self.ssh_allowed_signers,) if self.ssh_allowed_signers else ()))
 
+    def ssh_time_limited(self) -> bool:
+        """Whether an allowed_signers line limits a key in time (``valid-before``/``valid-after``): its verdicts are not cached."""
+        return self.ssh_allowed_signers is not None and b"valid-" in read_key_file(self.ssh_allowed_signers)
+
     def digest(self) -> str:
         """A digest of the trusted keys' contents: a verdict cached under one key set never counts for another."""
         hasher = hashlib.sha256()
