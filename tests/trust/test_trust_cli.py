@@ -10,11 +10,11 @@ import os
 from dataclasses import replace
 
 import pytest
-from conftest import Project
-from helpers.forge import Forge
 from hardening.hardkit import assert_unchanged, disk_state
+from helpers.forge import Forge
 from helpers.run import shaker
 from helpers.signing import GpgKey, SshKey, replay_tag, sign_commit, sign_tag, tamper_tag
+from trustkit import Project
 
 A, B = "org/a-formula", "org/b-formula"
 
