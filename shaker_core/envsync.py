@@ -139,11 +139,13 @@ def status(settings: Settings) -> EnvironmentsReport:
 
 def _environment_status(settings: Settings, vendor: Vendor, saltenv: str, env: Environment | None) -> StatusReport:
     report = api.status(replace(settings, saltenv=saltenv, project_branch=env.branch if env else saltenv))
-    deployed = (records.newest_deploy(vendor.path, good=True, saltenv=saltenv) or {}).get("project_commit")
+    good = records.newest_deploy(vendor.path, good=True, saltenv=saltenv) or {}
+    deployed = good.get("project_commit")
     last = records.newest_deploy(vendor.path, saltenv=saltenv)
     head = env.commit if env else None
     report["deploy"] = last
-    report["project"] = {"branch": env.branch if env else None, "head": head, "deployed": deployed, "in_sync": head == deployed}
+    report["project"] = {"branch": env.branch if env else None, "head": head, "deployed": deployed, "signer": good.get("project_signer"),
+                         "in_sync": head == deployed}
     report["in_sync"] = report["in_sync"] and head == deployed and bool(last and last.get("success"))
     return report
 

@@ -72,7 +72,7 @@ def _sync_once(settings: Settings) -> SyncReport:
         project_commit, signer = publish_project(settings) if settings.project_source else (None, None)
     except ShakerError as exc:
         # The project repository could not be published (or its head is not signed as trust requires): a failed deploy too.
-        deploys.record_deploy(settings, started, exc.failure("sync"))
+        deploys.record_deploy(replace(settings, project_commit=exc.data.get("commit")), started, exc.failure("sync"))
         raise
     try:
         report = api.install_pinned(replace(settings, project_commit=project_commit, project_signer=signer))
@@ -290,11 +290,12 @@ def status(settings: Settings) -> StatusReport | EnvironmentsReport:
     if settings.project_source:
         head = _project_head(settings)
         # What is deployed is the project commit of the last deploy that succeeded, not of one that failed.
-        deployed = (records.newest_deploy(vendor.path, good=True, any_saltenv=True) or {}).get("project_commit")
-        report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "in_sync": head == deployed}
+        good = records.newest_deploy(vendor.path, good=True, any_saltenv=True) or {}
+        deployed = good.get("project_commit")
+        report["project"] = {"branch": settings.project_branch, "head": head, "deployed": deployed, "signer": good.get("project_signer"),
+                             "in_sync": head == deployed}
         report["in_sync"] = report["in_sync"] and head == deployed
     return report
-
 
 
 def _project_head(settings: Settings) -> str | None:

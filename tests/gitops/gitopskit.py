@@ -132,6 +132,7 @@ class ProjectRepo:
         git("init", "-q", "-b", "main", str(self.work), cwd=self.work.parent)
         git("remote", "add", "origin", str(self.bare), cwd=self.work)
         self.counter = 0
+        self.signing: list[str] = []  # git -c flags (helpers.signing.signing_config): when set, every commit is signed with them
         (self.work / "metadata.yml").write_text(metadata)
         self.initial = self.publish(lock, message="initial")
 
@@ -149,7 +150,7 @@ class ProjectRepo:
             (self.work / rel).write_text(text)
         (self.work / "DEPLOY-SERIAL").write_text(f"{self.counter}\n")
         git("add", "-A", cwd=self.work)
-        git("commit", "-q", "-m", message or f"change {self.counter}", cwd=self.work)
+        git(*self.signing, "commit", "-q", *(["-S"] if self.signing else []), "-m", message or f"change {self.counter}", cwd=self.work)
         return git("rev-parse", "HEAD", cwd=self.work)
 
     def publish(self, lock: str | None = None, files: Mapping[str, str] | None = None, message: str | None = None) -> str:
