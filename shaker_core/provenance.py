@@ -125,8 +125,10 @@ def _signed_objects(run: _Run, cache: GitCache, settings: Settings, entry: LockE
         policy = run.policy(settings.source_of(entry), entry.name)
     except TrustError as exc:
         return exc
-    if policy is None or entry.commit is None:
+    if policy is None:
         return None
+    if entry.commit is None:
+        return _refusal(entry, policy, "its lock line names no commit to check")
     parts = cache.signed_parts(settings.source_of(entry), entry.ref if entry.kind == "tag" else None, entry.commit)
     tag = split_signed(parts.tag_raw) if parts.tag_id else None
     if tag is not None and _tag_name(tag[0]) != entry.ref:

@@ -406,13 +406,13 @@ def test_pushes_that_name_nothing_tracked_are_ignored(settings, synced, root, fo
 def test_status_reports_drift_until_synced(settings, synced, root, forge, project_repo):
     status = gitops.status(settings)
     assert status["in_sync"] is True
-    assert status["project"] == {"branch": "main", "head": project_repo.initial, "deployed": project_repo.initial, "in_sync": True}
+    assert status["project"] == {"branch": "main", "head": project_repo.initial, "deployed": project_repo.initial, "signer": None, "in_sync": True}
     assert status["deploy"]["project_commit"] == project_repo.initial and status["suspended"] is None
 
     new = project_repo.publish(lock_text(forge, {**EXAMPLE_PINS, FIREWALL: "v1.0.0"}))
     drift = gitops.status(settings)
     assert drift["in_sync"] is False
-    assert drift["project"] == {"branch": "main", "head": new, "deployed": project_repo.initial, "in_sync": False}
+    assert drift["project"] == {"branch": "main", "head": new, "deployed": project_repo.initial, "signer": None, "in_sync": False}
 
     gitops.sync(settings)
     assert gitops.status(settings)["in_sync"] is True
@@ -422,7 +422,7 @@ def test_status_reports_drift_until_synced(settings, synced, root, forge, projec
     assert gitops.sync(settings)["success"] is False
     failed = gitops.status(settings)
     assert failed["in_sync"] is False
-    assert failed["project"] == {"branch": "main", "head": broken, "deployed": new, "in_sync": False}
+    assert failed["project"] == {"branch": "main", "head": broken, "deployed": new, "signer": None, "in_sync": False}
 
 
 def test_unreachable_project_repository_keeps_serving_and_is_reported(root, forge, project_repo, recorder, synced, workdir):
