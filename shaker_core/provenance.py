@@ -176,7 +176,8 @@ def _with_signers(new: LockFile, old: LockFile, signers: dict[str, Signer | Trus
 
 def _unsigned_reason(entry: LockEntry, policy: TrustPolicy, annotated: bool) -> str:
     if policy.require == "tag" and entry.kind != "tag":
-        return f"it is pinned to {entry.kind} {entry.ref}, and 'require: tag' accepts only a signed tag"
+        pinned = f"commit {entry.ref[:12]}" if entry.kind == "rev" else f"branch {entry.ref}"
+        return f"it is pinned to {pinned}, and 'require: tag' accepts only a signed tag"
     if policy.require == "tag":
         return "it is an unsigned annotated tag; sign the tag (git tag -s)" if annotated else "it is a lightweight tag; 'require: tag' needs a signed annotated tag (git tag -s)"
     if policy.require == "commit":

@@ -282,3 +282,16 @@ def test_a_source_outside_every_prefix_is_deployed_unsigned_without_require_trus
     installed(project)
     lines = project.lock_lines()
     assert lines[0].endswith(f"# signed-by openpgp:{alice.fingerprint}") and "signed-by" not in lines[1]
+
+
+def test_require_tag_refuses_a_pin_to_a_branch_or_a_commit(tmp_path, forge, alice):
+    a = forge[A]
+    head = sign_commit(a, {"a/init.sls": "a: dev\n"}, alice, branch="develop")  # signed, but not a tag
+    for pin, kind in ((f"{A}==develop", "branch develop"), (f"{A}=={head}", f"commit {head[:12]}")):
+        project = Project(tmp_path / f"p-{kind.split()[0]}", forge, [pin])
+        project.write_settings(trust_for(project, alice))
+        message = refused(project, "install")
+        assert f"it is pinned to {kind}, and 'require: tag' accepts only a signed tag" in message
+        project.write_settings(trust_for(project, alice, require="commit"))
+        installed(project)
+        assert project.lock_lines()[0].endswith(f"# signed-by openpgp:{alice.fingerprint}")
