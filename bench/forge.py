@@ -1,6 +1,6 @@
 """Generate a deterministic forge of formula repositories for benchmarks.
 
-    python bench/forge.py DIR [--formulas N] [--tags K]
+    python bench/forge.py DIR [--formulas N] [--tags K] [--kind plain|backtrack]
 
 Each formula ``bench/f<i>-formula`` is a bare repository under
 ``DIR/bench/f<i>-formula.git`` with K annotated tags ``v1.0.0`` ... and a
@@ -10,6 +10,13 @@ formulas of the next level, with ranges that the newest tags satisfy. One
 formula (``bench/big-formula``) has many files and a long history. Written with
 ``git fast-import``, so 1,000 repositories take seconds. Same arguments, same
 commit ids.
+
+``--kind backtrack`` makes the graphs users have instead: about one formula in
+seven is *held* below its newest tag by every formula that needs it (a range
+like ``>=v1.1.0,<=v1.3.0``, or ``==v1.2.0`` on the two deepest levels), and
+about one in eleven is *tempting*: its newest tag also needs a held formula at
+that formula's newest tag, which the holders forbid, so the resolver must find
+the conflict and go back to the tempting formula's previous tag.
 """
 from __future__ import annotations
 
@@ -25,6 +32,9 @@ BIG_FILES = 400
 BIG_HISTORY = 200
 
 
+KINDS = ("plain", "backtrack")
+
+
 @dataclass(frozen=True)
 class Forge:
     """A generated forge: where it is and what it holds."""
@@ -32,6 +42,7 @@ class Forge:
     root: Path
     names: tuple[str, ...]
     tags: int
+    kind: str = "plain"
 
     @property
     def template(self) -> str:
@@ -47,26 +58,46 @@ def _level(index: int, count: int) -> int:
     return min(LEVELS - 1, index * LEVELS // max(count, 1))
 
 
-def dependencies(index: int, count: int) -> list[str]:
-    """Up to 3 formulas of the next level, with a range the newest tags satisfy."""
+def dependencies(index: int, count: int, kind: str = "plain", newest: bool = False, tags: int = 5) -> list[str]:
+    """Up to 3 formulas of the next level: with a range the newest tags satisfy, or (backtrack) holding some back."""
     level = _level(index, count)
     if level == LEVELS - 1:
         return []
     next_level = [j for j in range(count) if _level(j, count) == level + 1]
     picks = sorted({next_level[(index * 7 + k * 13) % len(next_level)] for k in range(3)})
     kinds = [">=v1.0.0", "<v99.0.0", ">=v1.1.0,<v50.0.0"]
-    return [f"{ORG}/f{j}-formula{kinds[(index + j) % 3]}" for j in picks]
+    if kind == "plain":
+        return [f"{ORG}/f{j}-formula{kinds[(index + j) % 3]}" for j in picks]
+    found = [f"{ORG}/f{j}-formula{_holding(j, count) if held(j, count) else kinds[(index + j) % 3]}" for j in picks]
+    tempted = [j for j in next_level if held(j, count) and j not in picks]
+    if newest and tempting(index, count) and tempted:
+        found.append(f"{ORG}/f{tempted[index % len(tempted)]}-formula>=v1.{tags - 1}.0")  # what every holder forbids
+    return found
+
+
+def held(index: int, count: int) -> bool:
+    """Whether every formula that needs this one holds it below its newest tag."""
+    return _level(index, count) > 0 and index % 7 == 3
+
+
+def tempting(index: int, count: int) -> bool:
+    """Whether this formula's newest tag needs a held formula at its newest tag (so the resolver must go back)."""
+    return _level(index, count) < LEVELS - 1 and index % 11 == 5 and not held(index, count)
+
+
+def _holding(index: int, count: int) -> str:
+    return "==v1.2.0" if _level(index, count) >= 2 and index % 2 else ">=v1.1.0,<=v1.3.0"
 
 
 def _blob(data: str) -> str:
     return f"data {len(data.encode())}\n{data}\n"
 
 
-def _stream_small(index: int, count: int, tags: int) -> str:
+def _stream_small(index: int, count: int, tags: int, kind: str = "plain") -> str:
     name = f"f{index}"
-    deps = dependencies(index, count)
     parts = []
     for t in range(tags):
+        deps = dependencies(index, count, kind, newest=t == tags - 1, tags=tags)
         version = f"v1.{t}.0"
         metadata = f"formula: {ORG}/{name}-formula\ndependencies:\n" + "".join(f"  - {d}\n" for d in deps) if deps else f"formula: {ORG}/{name}-formula\n"
         files = {
@@ -113,19 +144,19 @@ def _write_repo(path: Path, stream: str) -> None:
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=stream.encode(), check=True)
 
 
-def generate(root: Path, formulas: int, tags: int = 5, jobs: int = 4) -> Forge:
+def generate(root: Path, formulas: int, tags: int = 5, jobs: int = 4, kind: str = "plain") -> Forge:
     """Write the forge under ``root`` (reused when it already holds the same forge)."""
     root = root.resolve()
-    stamp = root / f".forge-{formulas}-{tags}"
+    stamp = root / f".forge-{formulas}-{tags}" if kind == "plain" else root / f".forge-{formulas}-{tags}-{kind}"
     names = tuple(f"{ORG}/f{i}-formula" for i in range(formulas)) + (f"{ORG}/big-formula",)
     if stamp.exists():
-        return Forge(root, names, tags)
-    jobs_list = [(root / ORG / f"f{i}-formula.git", _stream_small(i, formulas, tags)) for i in range(formulas)]
+        return Forge(root, names, tags, kind)
+    jobs_list = [(root / ORG / f"f{i}-formula.git", _stream_small(i, formulas, tags, kind)) for i in range(formulas)]
     jobs_list.append((root / ORG / "big-formula.git", _stream_big(tags)))
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(lambda job: _write_repo(*job), jobs_list))
     stamp.write_text("complete\n")
-    return Forge(root, names, tags)
+    return Forge(root, names, tags, kind)
 
 
 def project_metadata(forge: Forge) -> str:
@@ -139,8 +170,9 @@ def main() -> None:
     parser.add_argument("dir", type=Path)
     parser.add_argument("--formulas", type=int, default=100)
     parser.add_argument("--tags", type=int, default=5)
+    parser.add_argument("--kind", choices=KINDS, default="plain", help="plain: nothing holds a formula back; backtrack: see above")
     args = parser.parse_args()
-    forge = generate(args.dir, args.formulas, args.tags)
+    forge = generate(args.dir, args.formulas, args.tags, kind=args.kind)
     print(f"{len(forge.names)} repositories in {forge.root}; source_template: {forge.template}")
 
 

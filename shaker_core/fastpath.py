@@ -21,9 +21,13 @@ class _GiveUp(Exception):
     pass
 
 
-def resolve_without_conflicts(provider: Any, roots: list[Any], max_rounds: int) -> Result | None:
-    """resolvelib's result when no step needs backtracking or re-pinning; None otherwise."""
-    walk = _Walk(provider, max_rounds)
+def resolve_without_conflicts(provider: Any, roots: list[Any]) -> Result | None:
+    """resolvelib's result when no step needs backtracking or re-pinning; None otherwise.
+
+    It takes one round per formula, which the rounds limit (``max_resolution_rounds``
+    counts the rounds beyond those) never refuses.
+    """
+    walk = _Walk(provider)
     try:
         for requirement in roots:
             walk.add(requirement, None)
@@ -36,9 +40,8 @@ def resolve_without_conflicts(provider: Any, roots: list[Any], max_rounds: int) 
 
 
 class _Walk:
-    def __init__(self, provider: Any, max_rounds: int) -> None:
+    def __init__(self, provider: Any) -> None:
         self.provider = provider
-        self.max_rounds = max_rounds
         self.information: dict[str, list[RequirementInformation]] = {}
         self.candidates: dict[str, list[Any]] = {}
         self.pins: dict[str, Any] = {}
@@ -78,8 +81,6 @@ class _Walk:
             preference, name = heapq.heappop(self.queue)
             if name in self.pins or preference != self._preference(name):
                 continue  # pinned already, or queued again with a newer preference
-            if len(self.pins) + 1 >= self.max_rounds:
-                raise _GiveUp  # resolvelib pins one formula a round and needs one more to finish
             candidate = self.candidates[name][0]
             self.pins[name] = candidate
             for requirement in self.provider.get_dependencies(candidate=candidate):

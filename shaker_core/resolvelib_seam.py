@@ -9,7 +9,7 @@ and ``structs`` (the graph and the requirement information).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import resolvelib
 from resolvelib.resolvers import Result
@@ -19,11 +19,30 @@ from resolvelib.structs import DirectedGraph, RequirementInformation
 __all__ = ["Criterion", "DirectedGraph", "RequirementInformation", "Result", "run"]
 
 
-def run(provider: Any, roots: list[Any], max_rounds: int) -> Result:
+class _Budget(resolvelib.BaseReporter):
+    """Stops the search after ``extra`` rounds beyond one per formula seen (``formulas()``)."""
+
+    def __init__(self, extra: int, formulas: Callable[[], int]) -> None:
+        self.extra, self.formulas = extra, formulas
+
+    def starting_round(self, index: int) -> None:
+        if index >= self.extra + self.formulas():
+            raise resolvelib.ResolutionTooDeep(index)
+
+
+def run(provider: Any, roots: list[Any], max_rounds: int, formulas: Callable[[], int] = lambda: 0, most_formulas: int = 0) -> Result:
     """resolvelib's Resolver.resolve, but the result keeps the pins that hang from the root
     without recursion: resolvelib's own walk recurses forever (RecursionError) on a cycle of
-    pins that no longer hangs from the root, as a replaced pin can leave behind."""
-    state = resolvelib.resolvers.Resolution(provider, resolvelib.BaseReporter()).resolve(roots, max_rounds=max_rounds)
+    pins that no longer hangs from the root, as a replaced pin can leave behind.
+
+    The search may take ``max_rounds`` rounds beyond one per formula (``formulas()``, at most
+    ``most_formulas``). resolvelib itself is given ten times that: its optimistic backjumping gives
+    up after a tenth of the rounds left when it starts, and a big graph needs more than that just
+    to pin every formula once; falling back to plain backjumping then costs far more rounds.
+    """
+    reporter = _Budget(max_rounds, formulas)
+    resolution = resolvelib.resolvers.Resolution(provider, reporter)
+    state = resolution.resolve(roots, max_rounds=10 * (max_rounds + most_formulas) + 1)
     children: dict[Any, list[str]] = {}
     for name, criterion in state.criteria.items():
         for parent in criterion.iter_parent():

@@ -123,16 +123,18 @@ def resolve(
 
 def _search(provider: _Provider, roots: list[Requirement], max_rounds: int, fast: bool) -> tuple[_Provider, Result]:
     """The fast path when nothing conflicts, else resolvelib with a fresh provider; failures become salt-shaker's errors."""
-    result = resolve_without_conflicts(provider, roots, max_rounds) if fast else None
+    result = resolve_without_conflicts(provider, roots) if fast else None
     if result is not None:
         return provider, result
     provider = provider.fresh()
     try:
-        return provider, seam.run(provider, sorted(provider.root_requirements(), key=_requirement_sort_key), max_rounds)
+        roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
+        return provider, seam.run(provider, roots, max_rounds, lambda: len(provider.seen), provider.max_formulas)
     except resolvelib.ResolutionImpossible as exc:
         raise Explainer(provider).explain(list(exc.causes)) from None
     except resolvelib.ResolutionTooDeep:
-        raise LimitExceeded(f"Resolving took more than {max_rounds} rounds; add tighter constraints or raise the 'max_resolution_rounds' setting.") from None
+        raise LimitExceeded(f"Resolving took more than {max_rounds} rounds beyond one per formula; add tighter constraints or raise "
+                            "the 'max_resolution_rounds' setting.") from None
 
 
 def _requirement_sort_key(requirement: Requirement) -> tuple[str, bool, bool, bool, str, str]:
@@ -172,6 +174,7 @@ class _Provider(resolvelib.AbstractProvider):
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
         self._satisfied: dict[tuple[str, str, str, str, str, str], bool] = {}
+        self._depths: dict[str, int] = {}  # formula -> its least depth under the project seen so far
 
     def fresh(self) -> _Provider:
         """A provider with no search state that shares the manifests already read."""
@@ -191,10 +194,16 @@ class _Provider(resolvelib.AbstractProvider):
         candidates: Mapping[str, Iterator[Candidate]],
         information: Mapping[str, Iterator[RequirementInformation]],
         backtrack_causes: Sequence[RequirementInformation],
-    ) -> tuple[bool, bool, str]:
+    ) -> tuple[bool, bool, int, str]:
         in_causes = any(cause.requirement.name == identifier for cause in backtrack_causes)
-        pinned = any(self._effective(info.requirement).kind in ("rev", "branch") for info in information[identifier])
-        return (not in_causes, not pinned, identifier)
+        infos = list(information[identifier])
+        pinned = any(self._effective(info.requirement).kind in ("rev", "branch") for info in infos)
+        # Pin a formula before what it needs (its depth from the project, as pip does): a conflict
+        # between two formulas' needs then surfaces while those formulas are the newest pins, which
+        # is where backjumping looks first, instead of after their children were pinned.
+        depth = min((self._depths.get(info.parent.name, 0) if info.parent is not None else 0) for info in infos) + 1 if infos else 1
+        self._depths[identifier] = depth
+        return (not in_causes, not pinned, depth, identifier)
 
     def find_matches(
         self,

@@ -30,10 +30,24 @@ def limits_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Forge, Path, s
     text = yaml.safe_dump({"formula": APP, "dependencies": [f"{LIB}>=v1.0.0"]})
     app.commit({"metadata.yml": text + "#" * (PADDED_METADATA - len(text) - 1) + "\n", "app/files/big.txt": "x" * 3000})
     commit = app.tag("v1.1.0")
+    _backtracking_graph(forge)
     tree_bytes = sum(int(line.split()[3]) for line in app.git("ls-tree", "-r", "-l", commit).splitlines())
     return forge, project, commit, tree_bytes
 
 
+def _backtracking_graph(forge: Forge) -> None:
+    """picky vN needs lib>=vN; strict (pinned after picky) needs lib<v2.0.0: the resolver must go back twice."""
+    for version in ("v2.0.0", "v3.0.0"):
+        forge[LIB].commit({"lib/init.sls": f"lib: {version}\n"})
+        forge[LIB].tag(version)
+    picky = forge.formula(PICKY, {"picky/init.sls": "picky: 1\n"}, dependencies=[f"{LIB}>=v1.0.0"], tag="v1.0.0")
+    for version in ("v2.0.0", "v3.0.0"):
+        picky.commit(dependencies=[f"{LIB}>={version}"])
+        picky.tag(version)
+    forge.formula("org/strict-formula", {"strict/init.sls": "strict: 1\n"}, dependencies=[f"{LIB}<v2.0.0"], tag="v1.0.0")
+
+
+PICKY = "org/picky-formula"
 CASES = {
     "max_formula_bytes": (
         {"max_formula_bytes": 1000}, None, 4,
@@ -58,8 +72,8 @@ CASES = {
         "The dependency graph names more than 2 formulas; raise the 'max_formulas' setting if that is intended.",
     ),
     "max_resolution_rounds": (
-        {"max_resolution_rounds": 1}, None, 4,
-        "Resolving took more than 1 rounds; add tighter constraints or raise the 'max_resolution_rounds' setting.",
+        {"max_resolution_rounds": 1}, f"dependencies: [{PICKY}, org/strict-formula]\n", 4,
+        "Resolving took more than 1 rounds beyond one per formula; add tighter constraints or raise the 'max_resolution_rounds' setting.",
     ),
 }
 
