@@ -6,6 +6,7 @@ import os
 import posixpath
 import shutil
 import stat
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -76,18 +77,27 @@ class TreeWriter:
         os.symlink(link, target)
 
 
-def seed_from_local(source: Path, mirror: Path) -> None:
-    """Copy into the mirror every object file of a repository on this machine that it lacks.
+SEED_MIN_BYTES = 16 * 1024 * 1024
+
+
+def seed_from_local(source: Path, mirror: Path, min_bytes: int = SEED_MIN_BYTES) -> None:
+    """Copy into the mirror every object file of a repository on this machine that it lacks, when they are big.
 
     A fetch over file:// goes through libgit2's local transport, which packs the
     objects to send in memory: a 300 MB blob would cost 300 MB or more. With the
     object files copied first (streamed, never hard-linked, so damage to one copy
     never reaches the other), the fetch that follows only maps the refs. Each file
     lands under its final name by a rename; pack indexes come last, since libgit2
-    finds a pack by its index.
+    finds a pack by its index. Only loose objects whose headers say they inflate
+    to less than ``min_bytes`` in all are left to the fetch: packing them costs
+    little memory, and copying a hundred small files one by one costs more than
+    the fetch does.
     """
     objects = source / "objects"
-    wanted = [path for path in object_files(objects) if not (mirror / "objects" / path.relative_to(objects)).exists()]
+    present = list(object_files(objects))
+    if _loose_and_small(present, min_bytes):
+        return
+    wanted = [path for path in present if not (mirror / "objects" / path.relative_to(objects)).exists()]
     for path in sorted(wanted, key=lambda p: p.suffix == ".idx"):
         target = mirror / "objects" / path.relative_to(objects)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +110,23 @@ def seed_from_local(source: Path, mirror: Path) -> None:
         if interrupts.requested():
             raise Timeout("the run was interrupted")
         faults.point("mid-fetch")
+
+
+def _loose_and_small(paths: list[Path], min_bytes: int) -> bool:
+    """Whether every object file is a loose object, and they inflate to less than ``min_bytes`` together (read from their headers)."""
+    total = 0
+    for path in paths:
+        if path.parent.name == "pack":
+            return False
+        try:
+            with open(path, "rb") as handle:
+                header = zlib.decompressobj().decompress(handle.read(64), 64)
+            total += int(header.split(b"\0", 1)[0].split(b" ")[1])
+        except (OSError, zlib.error, ValueError, IndexError):
+            return False  # unreadable here: seeding reports it with the file's name
+        if total >= min_bytes:
+            return False
+    return True
 
 
 def object_files(objects: Path) -> Iterator[Path]:
