@@ -1,10 +1,12 @@
 """Benchmark salt-shaker on a generated forge, next to the git floors.
 
-    python bench/run.py [--sizes 20,100,300] [--tags 5] [--runs 3] [--workdir DIR]
+    python bench/run.py [--sizes 20,100,300] [--tags 5] [--runs 3] [--forges plain,backtrack] [--workdir DIR]
 
-For each size N it generates a deterministic forge (bench/forge.py: N small
-formulas with _modules/ on a 4-level dependency DAG, plus one big formula with
-many files and a long history), then times, as separate processes:
+For each forge kind and size N it generates a deterministic forge (bench/forge.py:
+N small formulas with _modules/ on a 4-level dependency DAG, plus one big
+formula with many files and a long history; ``backtrack`` also holds about one
+formula in seven below its newest tag and makes the resolver go back), then
+times, as separate processes, in ``--runs`` interleaved rounds:
 
 - ``cold``: ``salt-shaker install`` with an empty cache and vendor/;
 - ``warm``: ``salt-shaker install-pinned-versions`` with nothing changed, run
@@ -22,7 +24,7 @@ many files and a long history), then times, as separate processes:
 After each salt-shaker run it checks that ``vendor/_root`` holds exactly what
 the lock pins (a fast wrong answer shows as FAIL). It prints the median wall
 time, CPU time and peak memory over ``--runs`` runs, and each salt-shaker
-figure as a ratio to the floors.
+figure as the median of its per-round ratios to the floors and peers.
 """
 from __future__ import annotations
 
@@ -186,9 +188,11 @@ def measure_runner(project: Path, forge: forge_module.Forge, workdir: Path, resu
     results.setdefault("runner-warm", []).append(timed([*salt_run, "shaker.install_pinned", f"root_dir={project}", f"source_template={forge.template}"]))
 
 
-def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False) -> dict[str, Sample]:
-    forge = forge_module.generate(workdir / f"forge-{size}", size, tags)
-    project = workdir / f"project-{size}"
+def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False, kind: str = "plain") -> dict[str, list[Sample]]:
+    """Every figure of ``runs`` interleaved rounds on a forge of ``size`` formulas of ``kind``; one sample per round."""
+    suffix = "" if kind == "plain" else f"-{kind}"
+    forge = forge_module.generate(workdir / f"forge-{size}{suffix}", size, tags, kind=kind)
+    project = workdir / f"project-{size}{suffix}"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     (project / "metadata.yml").write_text(forge_module.project_metadata(forge))
@@ -216,7 +220,8 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
         measure_peers(project, forge, workdir, results)
         if with_salt:
             measure_runner(project, forge, workdir, results)
-        bumped = forge.names[(run * 7) % (len(forge.names) - 1)]
+        movable = [name for i, name in enumerate(forge.names[:-1]) if not forge_module.held(i, size)]  # a held formula would not move
+        bumped = movable[(run * 7) % len(movable)]
         add_tag(forge.root / f"{bumped}.git", f"v9.{run}.{int(time.time())}")
         with tempfile.TemporaryDirectory(dir=workdir) as one:
             results.setdefault("fetch-1", []).append(timed(["git", "clone", "-q", "--bare", f"file://{forge.root}/{bumped}.git", f"{one}/m.git"]))
@@ -231,7 +236,13 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
             commands = [["git", "clone", "-q", "--depth", "1", url, f"{clones}/par{i}"] for i, url in enumerate(urls)]
             results["clone-8"].append(timed_parallel(commands, 8))
         results["ls-remote-8"].append(timed_parallel([["git", "ls-remote", "-q", url] for url in urls], 8))
-    return {name: _median(samples) for name, samples in results.items()}
+    return results
+
+
+def held_below_newest(project: Path, tags: int) -> int:
+    """How many formulas the lock pins below their newest release tag (v9.* bump tags aside)."""
+    newest = f"v1.{tags - 1}.0"
+    return sum(1 for tag, _ in pins(project).values() if tag != newest and not tag.startswith("v9."))
 
 
 def _median(samples: list[Sample]) -> Sample:
@@ -247,18 +258,26 @@ OURS = {"cold": ("clone-8", "r10k-cold", "galaxy-cold"), "warm": ("r10k-warm", "
 RESOLVE_LIMIT_S = 2.0
 
 
-def report(size: int, figures: dict[str, Sample]) -> None:
-    print(f"\nN={size} formulas (+1 big), {os.cpu_count()} cores, median of runs")
+def per_round(rounds: dict[str, list[Sample]], top: str, bottom: str) -> float:
+    """The median of the per-round ratios top/bottom (both measured in the same round)."""
+    return statistics.median(a.wall / b.wall for a, b in zip(rounds[top], rounds[bottom], strict=True))
+
+
+def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held: int = 0) -> None:
+    figures = {name: _median(samples) for name, samples in rounds.items()}
+    print(f"\nN={size} formulas (+1 big), {kind} forge ({held} pinned below their newest tag), {os.cpu_count()} cores, median of runs")
     print(f"{'run':<12} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}  verified")
     for name, sample in figures.items():
         print(f"{name:<12} {sample.wall:>8.3f} {sample.cpu:>8.3f} {sample.rss_mb:>8.1f}  {'yes' if sample.ok else 'FAIL':>8}")
-    print("ratios (peer wall / salt-shaker wall; above 1 means salt-shaker is faster):")
+    print("ratios (peer wall / salt-shaker wall, median of per-round ratios; above 1 means salt-shaker is faster):")
     for ours, peers in OURS.items():
-        cells = [f"{peer} {figures[peer].wall / figures[ours].wall:.2f}x" for peer in peers if peer in figures]
+        cells = [f"{peer} {per_round(rounds, peer, ours):.2f}x" for peer in peers if peer in figures]
         print(f"  {ours:<6} vs " + ", ".join(cells))
+    print(f"  cold   is {per_round(rounds, 'cold', 'clone-8'):.2f}x the 8-way shallow-clone floor (target at most 1.5x)")
     if "fetch-1" in figures:
-        floor = figures["ls-remote-8"].wall + figures["fetch-1"].wall
-        print(f"  bump   vs ls-remote-8 + fetch-1 floor ({floor:.2f}s): {figures['bump'].wall / floor:.2f}x the floor (target at most 2x)")
+        floors = [a.wall + b.wall for a, b in zip(rounds["ls-remote-8"], rounds["fetch-1"], strict=True)]
+        ratio = statistics.median(bump.wall / floor for bump, floor in zip(rounds["bump"], floors, strict=True))
+        print(f"  bump   is {ratio:.2f}x the ls-remote-8 + fetch-1 floor ({statistics.median(floors):.2f}s) (target at most 2x)")
     if "runner-warm" in figures:
         added = figures["runner-warm"].wall - figures["salt-run-base"].wall
         print(f"  runner: salt-run shaker.install_pinned {figures['runner-warm'].wall:.2f}s, salt-run test.arg {figures['salt-run-base'].wall:.2f}s:"
@@ -273,6 +292,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20,100,300", help="comma-separated formula counts (add 1000 for the large run)")
     parser.add_argument("--tags", type=int, default=5)
+    parser.add_argument("--forges", default="plain,backtrack", help="forge kinds (bench/forge.py --kind): plain, backtrack or both")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="where forges and projects go (default: a temp dir)")
     parser.add_argument("--salt", action="store_true", help="also time salt-run shaker.install_pinned (needs salt installed)")
@@ -284,8 +304,11 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shaker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
-    for size in sizes:
-        report(size, measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt))
+    for kind in args.forges.split(","):
+        for size in sizes:
+            rounds = measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt, kind)
+            suffix = "" if kind == "plain" else f"-{kind}"
+            report(size, rounds, kind, held_below_newest(workdir.resolve() / f"project-{size}{suffix}", args.tags))
     resolve_bench = subprocess.run([sys.executable, str(HERE / "resolve.py"), "--formulas", "1000", "--repeat", "3"], capture_output=True, text=True, check=True)
     print(f"\nresolver alone, warm (bench/resolve.py --formulas 1000): {resolve_bench.stdout.strip()} (target under {RESOLVE_LIMIT_S:.0f}s)")
 
