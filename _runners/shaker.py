@@ -7,10 +7,10 @@ cleared and ``shaker/install/complete`` is fired; on failure
 non-zero ``retcode``), because ``salt-run`` otherwise exits 0.
 """
 import logging
-import threading
 
 import salt.version
 
+from shaker_core.progress import RunProgress as _RunProgress
 from shaker_core.saltface import load as _load
 from shaker_core.saltface import project_commands as _project_commands
 
@@ -185,21 +185,16 @@ def _progress():
     jid_event = globals().get("__jid_event__")
     if jid_event is None:
         return None
-    done = set()
-    # Fetches run in a thread pool and call this from several threads at once; the
-    # job event's sync wrapper drives one io_loop, which two threads cannot run
-    # together ("This event loop is already running"). Fire one at a time, and never
-    # let a progress message break the install.
-    lock = threading.Lock()
+    # Fetches run in a thread pool; RunProgress calls this one call at a time (the job
+    # event's sync wrapper drives one io_loop, which two threads cannot run together),
+    # and a progress message must never break the install.
 
-    def fire(name, received, total):
-        with lock:
-            if received < total or name in done:
-                return
-            done.add(name)
-            try:
-                jid_event.fire_event({"message": f"fetched {name}"}, "progress")
-            except Exception as exc:  # pylint: disable=broad-except
-                log.debug("could not fire the progress event for %s: %s", name, exc)
+    def fire(counts):
+        if counts.change != "fetched":
+            return
+        try:
+            jid_event.fire_event({"message": f"fetched {counts.name}", **counts.as_event()}, "progress")
+        except Exception as exc:  # pylint: disable=broad-except
+            log.debug("could not fire the progress event for %s: %s", counts.name, exc)
 
-    return fire
+    return _RunProgress(fire)

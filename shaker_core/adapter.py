@@ -35,7 +35,7 @@ _NO_PROGRESS = frozenset({"status", "sync_project", "webhook", "reconcile", "his
 
 def loadable(virtualname: str) -> str | tuple[bool, str]:
     """What a Salt face's ``__virtual__`` returns: its name, or False and why it cannot load."""
-    from .git import check_pygit2
+    from .gitobjects import check_pygit2
 
     reason = check_pygit2()
     return (False, f"salt-shaker cannot load: {reason}.") if reason else virtualname

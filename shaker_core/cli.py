@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 from . import __version__, api, gitops, interrupts
 from .errors import ConfigError, ShakerError, UsageError, filesystem_mistakes
 from .manifest import load_yaml
+from .progress import Counts, RunProgress
 from .reports import AnyReport, Report
 from .settings import Settings
 from .userfiles import read_user_file
@@ -96,8 +98,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> Report:
         "graph": lambda: api.graph(settings, args.format),
         "sync": lambda: _sync(settings, args.saltenvs),
     }
-    with filesystem_mistakes():
-        return commands[args.command]()
+    try:
+        with filesystem_mistakes():
+            return commands[args.command]()
+    finally:
+        _clear_progress(progress)
 
 
 # -- arguments and settings --
@@ -191,14 +196,25 @@ def _configure_logging(args: argparse.Namespace) -> None:
 # -- output --
 
 
-def _progress_printer() -> Callable[[str, int, int], None]:
-    def show(name: str, received: int, total: int) -> None:
-        sys.stderr.write(f"\r\033[Kfetching {name}: {received}/{total} objects")
-        if received >= total:
-            sys.stderr.write("\r\033[K")
+def _progress_printer() -> RunProgress:
+    """One line on stderr, redrawn at most ten times a second (and for every finished fetch or new export)."""
+    last = [0.0]
+
+    def show(counts: Counts) -> None:
+        now = time.monotonic()
+        if counts.change == "received" and now - last[0] < 0.1:
+            return
+        last[0] = now
+        sys.stderr.write("\r\033[K" + counts.line())
         sys.stderr.flush()
 
-    return show
+    return RunProgress(show)
+
+
+def _clear_progress(progress: RunProgress | None) -> None:
+    if progress is not None and progress.counts.known:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 _REPORTED_AS = {"install-pinned-versions": "install_pinned"}  # what a successful report calls the command

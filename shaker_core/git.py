@@ -6,18 +6,15 @@ tree into a directory. It implements the resolver's ``Index``.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import shutil
 import stat
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import pygit2
 
@@ -25,27 +22,18 @@ from . import faults, formula_file, interrupts
 from .errors import GitError, LayoutError, ManifestError
 from .gitauth import Credentials
 from .gitfetch import Fetcher, describe, flock, scrub, set_timeouts
-from .gitobjects import SignedParts, TreeWriter, blob_data, blob_size, collect_entries, signed_parts
+from .gitobjects import SignedParts, TreeWriter, blob_data, blob_size, collect_entries, mirror_name, peel_commit, signed_parts
 from .manifest import Manifest, parse_manifest
-from .sources import allowed, check_url, name_from_url, redact, strip_credentials
+from .progress import RunProgress
+from .sources import allowed, check_url, name_from_url, redact
 from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "metadata.yml"
 FetchPolicy = Literal["always", "missing"]  # always: each mirror once per run; missing: only mirrors that lack what is asked
-MIN_PYGIT2 = (1, 14)
-_SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
 MODE_TREE, MODE_LINK, MODE_COMMIT, MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
-
-
-def check_pygit2() -> str | None:
-    """Why pygit2 cannot be used (too old, no https/ssh), or None."""
-    version = tuple(int(part) for part in pygit2.__version__.split(".")[:2] if part.isdigit())
-    if version < MIN_PYGIT2:
-        return f"pygit2 {pygit2.__version__} is older than {'.'.join(map(str, MIN_PYGIT2))}"
-    return None
 
 
 class GitCache:
@@ -66,7 +54,7 @@ class GitCache:
         fetch_policy: FetchPolicy = "always",
         offline: bool = False,
         timeout: float = 120.0,
-        progress: Callable[[str, int, int], None] | None = None,
+        progress: RunProgress | None = None,
         allowed_sources: tuple[str, ...] = (),
         max_manifest_bytes: int = DEFAULT_MAX_BYTES,
         stale_ok: bool = False,
@@ -172,6 +160,8 @@ class GitCache:
         self._check_source(url)
         with self._lock:
             if url not in self._fetches:
+                if self.progress is not None:
+                    self.progress.fetch_started(_label(url))
                 self._fetches[url] = self._pool.submit(self._sync_mirror, url)
             return self._fetches[url]
 
@@ -188,6 +178,13 @@ class GitCache:
         return future is not None
 
     def _sync_mirror(self, url: str) -> None:
+        try:
+            self._update_mirror(url)
+        finally:
+            if self.progress is not None:
+                self.progress.fetch_done(_label(url))
+
+    def _update_mirror(self, url: str) -> None:
         path = self.mirror_path(url)
         faults.point("before-fetch")
         if self.offline:
@@ -221,9 +218,9 @@ class GitCache:
                     log.warning("cache_dir %s is read-only: using the mirrors as cached, without fetching (tags may be stale).", self.cache_dir)
             return self._cache_read_only
 
-    def _progress_for(self, url: str) -> Callable[[int, int], None] | None:
-        progress, label = self.progress, name_from_url(url) or redact(url)
-        return None if progress is None else (lambda received, total: progress(label, received, total))
+    def _progress_for(self, url: str) -> Callable[[int], None] | None:
+        progress, label = self.progress, _label(url)
+        return None if progress is None else (lambda received: progress.received(label, received))
 
     def _drop_handle(self, url: str) -> pygit2.Repository | None:
         """Forget the open repository of ``url`` and what was seen in it (its mirror is about to change)."""
@@ -259,7 +256,7 @@ class GitCache:
         found: dict[str, str] = {}
         for ref in repo.listall_reference_objects():
             if ref.name.startswith(prefix):
-                commit = _peel_commit(ref)
+                commit = peel_commit(ref)
                 if commit is not None:
                     found[ref.name[len(prefix):]] = commit
         return found
@@ -300,7 +297,7 @@ class GitCache:
         """The commit one ref (``refs/tags/v1.0.0``) names, without listing every ref."""
         self._wait(url)
         reference = self._repo(url).references.get(name)
-        return _peel_commit(reference) if reference is not None else None
+        return peel_commit(reference) if reference is not None else None
 
     def read_file(self, url: str, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` at ``commit``, or None when the file is absent; a file over ``max_manifest_bytes`` is refused unread."""
@@ -333,6 +330,8 @@ class GitCache:
         """Write the commit's tree into ``dest`` (which must not exist); return bytes written."""
         tree = self._tree(url, commit)
         writer = TreeWriter(self._repo(url), label or f"{name_from_url(url)} {commit[:12]}", max_bytes)
+        if self.progress is not None:
+            self.progress.exporting(writer.label)
         dest.mkdir(parents=True)
         with self._reading(url):
             writer.write(tree, dest, "")
@@ -379,19 +378,5 @@ class GitCache:
             raise GitError(f"The cached mirror of {describe(url)} is damaged ({reason}); it was removed: run again to fetch it afresh.", url=redact(url)) from None
 
 
-@lru_cache(maxsize=8192)
-def mirror_name(url: str) -> str:
-    """``<org>-<name>-<16 hex of sha256(URL without credentials)>.git``."""
-    clean = strip_credentials(url)
-    digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
-    slug = _SLUG_RE.sub("-", name_from_url(clean) or "repo").strip("-")[:60]
-    return f"{slug}-{digest}.git"
-
-
-def _peel_commit(ref: Any) -> str | None:
-    try:
-        return str(ref.peel(pygit2.Commit).id)
-    except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
-        return None
-
-
+def _label(url: str) -> str:
+    return name_from_url(url) or redact(url)

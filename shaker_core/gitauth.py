@@ -55,7 +55,7 @@ class Credentials:
 class Callbacks(pygit2.RemoteCallbacks):
     """Supplies credentials once (no retry loop) and enforces an overall deadline."""
 
-    def __init__(self, credential: Credential | None, deadline: float, progress: Callable[[int, int], None] | None) -> None:
+    def __init__(self, credential: Credential | None, deadline: float, progress: Callable[[int], None] | None) -> None:
         super().__init__()
         self._credential = credential
         self._deadline = deadline
@@ -99,7 +99,7 @@ class Callbacks(pygit2.RemoteCallbacks):
         if time.monotonic() > self._deadline:
             raise Timeout("the transfer took too long")
         if self._progress is not None:
-            self._progress(stats.received_objects, stats.total_objects)
+            self._progress(stats.received_bytes)
 
 
 class AuthFailed(Exception):

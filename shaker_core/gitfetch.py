@@ -23,7 +23,7 @@ from .sources import name_from_url, redact
 log = logging.getLogger(__name__)
 
 REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-Progress = Callable[[int, int], None] | None
+Progress = Callable[[int], None] | None  # told the bytes received so far
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Fetcher:
         try:
             stats = remote.fetch(REFSPECS, callbacks=callbacks, prune=pygit2.enums.FetchPrune.PRUNE)
             if progress is not None:  # the last word, also when nothing was transferred (a seeded or current mirror)
-                progress(stats.received_objects, stats.received_objects)
+                progress(stats.received_bytes)
         except (AuthFailed, Timeout) as exc:
             raise GitError(f"Fetching {describe(url)} failed: {exc}; check the 'credentials' setting and that the source is reachable.", url=redact(url)) from None
         except (pygit2.GitError, OSError) as exc:

@@ -1,13 +1,16 @@
 """Git objects on disk: exporting a tree, listing its entries, sizes from headers, seeding a mirror from a local repository."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import posixpath
+import re
 import shutil
 import stat
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +19,7 @@ import pygit2
 from . import faults, interrupts
 from .errors import LayoutError, LimitExceeded, printable
 from .gitauth import Timeout
+from .sources import name_from_url, strip_credentials
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +209,32 @@ def signed_parts(repo: pygit2.Repository, tag: str | None, commit: str) -> Signe
             tag_id, tag_raw = str(target.id), bytes(target.read_raw())
     signature, payload = repo[commit].peel(pygit2.Commit).gpg_signature
     return SignedParts(tag_id, tag_raw, signature, payload or b"")
+
+
+MIN_PYGIT2 = (1, 14)
+_SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def check_pygit2() -> str | None:
+    """Why pygit2 cannot be used (too old, no https/ssh), or None."""
+    version = tuple(int(part) for part in pygit2.__version__.split(".")[:2] if part.isdigit())
+    if version < MIN_PYGIT2:
+        return f"pygit2 {pygit2.__version__} is older than {'.'.join(map(str, MIN_PYGIT2))}"
+    return None
+
+
+@lru_cache(maxsize=8192)
+def mirror_name(url: str) -> str:
+    """``<org>-<name>-<16 hex of sha256(URL without credentials)>.git``."""
+    clean = strip_credentials(url)
+    digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
+    slug = _SLUG_RE.sub("-", name_from_url(clean) or "repo").strip("-")[:60]
+    return f"{slug}-{digest}.git"
+
+
+def peel_commit(ref: Any) -> str | None:
+    """The commit a ref names (through annotated tags), or None when it names no commit."""
+    try:
+        return str(ref.peel(pygit2.Commit).id)
+    except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
+        return None

@@ -4,17 +4,18 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 
 from . import publishing
 from .git import FetchPolicy, GitCache
 from .gitauth import Credentials
+from .progress import RunProgress
 from .settings import Settings
 from .vendor import Vendor
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
+Progress = RunProgress
 
 
 @contextmanager

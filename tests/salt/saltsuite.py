@@ -78,12 +78,16 @@ def state_result(data: dict) -> dict:
     return next(iter(data.values()))
 
 
-def runner_output(result) -> tuple[dict, list[str]]:
-    """(the runner's return, the progress messages printed before it) of a ``salt-run --out=json`` run."""
+def progress_events(result) -> list[dict]:
+    """The progress events ``salt-run --out=json`` printed before the return."""
     documents = json_documents(result.stdout)
     assert documents, f"salt-run printed no JSON: stdout={result.stdout!r} stderr={result.stderr[-2000:]!r}"
-    progress = [d["event"]["message"] for d in documents[:-1] if isinstance(d, dict) and d.get("suffix") == "progress"]
-    return documents[-1], progress
+    return [d["event"] for d in documents[:-1] if isinstance(d, dict) and d.get("suffix") == "progress"]
+
+
+def runner_output(result) -> tuple[dict, list[str]]:
+    """(the runner's return, the progress messages printed before it) of a ``salt-run --out=json`` run."""
+    return json_documents(result.stdout)[-1], [event["message"] for event in progress_events(result)]
 
 
 def tag_commit(bare: Path, tag: str) -> str:

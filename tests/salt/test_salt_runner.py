@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from saltsuite import MASTER_ID, json_documents, runner_output, tag_commit
+from saltsuite import MASTER_ID, json_documents, progress_events, runner_output, tag_commit
 
 pytestmark = pytest.mark.salt
 
@@ -78,6 +78,10 @@ def test_install_returns_the_four_pins_and_a_release(first_install, example_forg
     assert sorted(os.listdir(project_dir / "vendor" / "_root")) == ["_modules", "_states", "common", "firewall", "nginx", "users"]
     # salt-run showed one progress message per fetched mirror before the return.
     assert sorted(first_install["progress"]) == [f"fetched {name}" for name in FORMULAS]
+    # each carries the run's counts, as the command line's progress line shows them
+    events = progress_events(first_install["result"])
+    assert [event["fetched"] for event in events] == list(range(1, len(FORMULAS) + 1))
+    assert events[-1]["known"] == len(FORMULAS) and events[-1]["received_bytes"] > 0
 
 
 def test_install_fires_complete_event(first_install, event_listener, project_dir):
