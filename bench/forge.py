@@ -43,10 +43,15 @@ class Forge:
     names: tuple[str, ...]
     tags: int
     kind: str = "plain"
+    base_url: str | None = None  # where the forge is served (smart HTTP), when not read over file://
 
     @property
     def template(self) -> str:
-        return f"file://{self.root}/{{org}}/{{name}}.git"
+        return f"{self.base_url or f'file://{self.root}/'}{{org}}/{{name}}.git"
+
+    def url(self, name: str) -> str:
+        """Where ``org/name`` is fetched from."""
+        return self.template.format(org=name.split("/")[0], name=name.split("/")[1])
 
     def roots(self) -> list[str]:
         """The formulas nothing else depends on: what a project asks for."""

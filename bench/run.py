@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import dataclasses
 import os
 import shutil
 import statistics
@@ -44,8 +45,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
 import forge as forge_module  # noqa: E402
+from helpers.http_git import GitHttpServer  # noqa: E402  (the test suite's smart-HTTP server, reused)
 
 SHAKER = [sys.executable, "-m", "shaker_core.cli"]
 R10K = shutil.which("r10k")
@@ -119,12 +122,12 @@ def verify(project: Path, forge: forge_module.Forge, installed: Path | None = No
 
 
 def write_puppetfile(path: Path, project: Path, forge: forge_module.Forge) -> None:
-    lines = [f"mod '{export_of(name)}', :git => 'file://{forge.root}/{name}.git', :tag => '{tag}'" for name, (tag, _) in pins(project).items()]
+    lines = [f"mod '{export_of(name)}', :git => '{forge.url(name)}', :tag => '{tag}'" for name, (tag, _) in pins(project).items()]
     path.write_text("\n".join(lines) + "\n")
 
 
 def write_galaxy_requirements(path: Path, project: Path, forge: forge_module.Forge) -> None:
-    lines = [f"- src: git+file://{forge.root}/{name}.git\n  version: {tag}\n  name: {export_of(name)}" for name, (tag, _) in pins(project).items()]
+    lines = [f"- src: git+{forge.url(name)}\n  version: {tag}\n  name: {export_of(name)}" for name, (tag, _) in pins(project).items()]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -188,10 +191,21 @@ def measure_runner(project: Path, forge: forge_module.Forge, workdir: Path, resu
     results.setdefault("runner-warm", []).append(timed([*salt_run, "shaker.install_pinned", f"root_dir={project}", f"source_template={forge.template}"]))
 
 
-def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False, kind: str = "plain") -> dict[str, list[Sample]]:
-    """Every figure of ``runs`` interleaved rounds on a forge of ``size`` formulas of ``kind``; one sample per round."""
+def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool = False, kind: str = "plain",
+                 delay: float = 0.0) -> dict[str, list[Sample]]:
+    """Every figure of ``runs`` interleaved rounds on a forge of ``size`` formulas of ``kind``; one sample per round.
+
+    With ``delay``, the forge is served over smart HTTP from 127.0.0.1, every request held back ``delay`` seconds.
+    """
     suffix = "" if kind == "plain" else f"-{kind}"
     forge = forge_module.generate(workdir / f"forge-{size}{suffix}", size, tags, kind=kind)
+    if not delay:
+        return _measure(forge, size, runs, workdir, with_salt, suffix)
+    with GitHttpServer(forge.root, delay=delay) as server:
+        return _measure(dataclasses.replace(forge, base_url=server.url), size, runs, workdir, with_salt, suffix)
+
+
+def _measure(forge: forge_module.Forge, size: int, runs: int, workdir: Path, with_salt: bool, suffix: str) -> dict[str, list[Sample]]:
     project = workdir / f"project-{size}{suffix}"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
@@ -224,12 +238,12 @@ def measure_size(size: int, tags: int, runs: int, workdir: Path, with_salt: bool
         bumped = movable[(run * 7) % len(movable)]
         add_tag(forge.root / f"{bumped}.git", f"v9.{run}.{int(time.time())}")
         with tempfile.TemporaryDirectory(dir=workdir) as one:
-            results.setdefault("fetch-1", []).append(timed(["git", "clone", "-q", "--bare", f"file://{forge.root}/{bumped}.git", f"{one}/m.git"]))
+            results.setdefault("fetch-1", []).append(timed(["git", "clone", "-q", "--bare", forge.url(bumped), f"{one}/m.git"]))
         sample = timed([*SHAKER, "update", bumped, *root_args])
         sample.ok = verify(project, forge) and f"{bumped}==v9.{run}." in (project / "formula-requirements.txt").read_text()
         results["bump"].append(sample)
         results["check"].append(timed([*SHAKER, "check", *root_args], ok_codes=(0, 1)))
-        urls = [f"file://{forge.root}/{name}.git" for name in forge.names]
+        urls = [forge.url(name) for name in forge.names]
         with tempfile.TemporaryDirectory(dir=workdir) as clones:
             commands = [["git", "clone", "-q", "--depth", "1", url, f"{clones}/seq{i}"] for i, url in enumerate(urls)]
             results["clone-seq"].append(timed_parallel(commands, 1))
@@ -263,9 +277,10 @@ def per_round(rounds: dict[str, list[Sample]], top: str, bottom: str) -> float:
     return statistics.median(a.wall / b.wall for a, b in zip(rounds[top], rounds[bottom], strict=True))
 
 
-def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held: int = 0) -> None:
+def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held: int = 0, delay: float = 0.0) -> None:
     figures = {name: _median(samples) for name, samples in rounds.items()}
-    print(f"\nN={size} formulas (+1 big), {kind} forge ({held} pinned below their newest tag), {os.cpu_count()} cores, median of runs")
+    served = f"smart HTTP, {delay * 1000:.0f} ms per request" if delay else "file://"
+    print(f"\nN={size} formulas (+1 big), {kind} forge ({held} pinned below their newest tag) over {served}, {os.cpu_count()} cores, median of runs")
     print(f"{'run':<12} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}  verified")
     for name, sample in figures.items():
         print(f"{name:<12} {sample.wall:>8.3f} {sample.cpu:>8.3f} {sample.rss_mb:>8.1f}  {'yes' if sample.ok else 'FAIL':>8}")
@@ -274,6 +289,8 @@ def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held
         cells = [f"{peer} {per_round(rounds, peer, ours):.2f}x" for peer in peers if peer in figures]
         print(f"  {ours:<6} vs " + ", ".join(cells))
     print(f"  cold   is {per_round(rounds, 'cold', 'clone-8'):.2f}x the 8-way shallow-clone floor (target at most 1.5x)")
+    print(f"  per formula: cold {figures['cold'].wall / (size + 1) * 1000:.1f} ms, warm {figures['warm'].wall / (size + 1) * 1000:.2f} ms; "
+          f"peak memory of salt-shaker {max(figures[name].rss_mb for name in ('cold', 'warm', 'bump', 'check')):.0f} MB")
     if "fetch-1" in figures:
         floors = [a.wall + b.wall for a, b in zip(rounds["ls-remote-8"], rounds["fetch-1"], strict=True)]
         ratio = statistics.median(bump.wall / floor for bump, floor in zip(rounds["bump"], floors, strict=True))
@@ -294,6 +311,8 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=5)
     parser.add_argument("--forges", default="plain,backtrack", help="forge kinds (bench/forge.py --kind): plain, backtrack or both")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=0.0,
+                        help="serve the forge over smart HTTP with this many seconds of delay per request (0.05: a far git host); 0: file://")
     parser.add_argument("--workdir", type=Path, default=None, help="where forges and projects go (default: a temp dir)")
     parser.add_argument("--salt", action="store_true", help="also time salt-run shaker.install_pinned (needs salt installed)")
     parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
@@ -306,9 +325,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
     for kind in args.forges.split(","):
         for size in sizes:
-            rounds = measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt, kind)
+            rounds = measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt, kind, args.delay)
             suffix = "" if kind == "plain" else f"-{kind}"
-            report(size, rounds, kind, held_below_newest(workdir.resolve() / f"project-{size}{suffix}", args.tags))
+            report(size, rounds, kind, held_below_newest(workdir.resolve() / f"project-{size}{suffix}", args.tags), args.delay)
     resolve_bench = subprocess.run([sys.executable, str(HERE / "resolve.py"), "--formulas", "1000", "--repeat", "3"], capture_output=True, text=True, check=True)
     print(f"\nresolver alone, warm (bench/resolve.py --formulas 1000): {resolve_bench.stdout.strip()} (target under {RESOLVE_LIMIT_S:.0f}s)")
 

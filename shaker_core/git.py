@@ -76,6 +76,9 @@ class GitCache:
         self._repos: dict[str, pygit2.Repository] = {}
         self._present: dict[str, set[str]] = {}  # url -> commits seen in its mirror (objects stay until the mirror is replaced)
         self._checked: set[str] = set()
+        self._manifests: dict[tuple[str, str], Manifest] = {}  # (url, commit) -> its manifest: a commit never changes
+        self._fetching = threading.local()  # the URL this fetch thread is updating: it reads that mirror without waiting on itself
+        self.discover: Callable[[str], None] | None = None  # called in the fetch thread once a mirror is current (speculative prefetch)
         self._cache_read_only: bool | None = None
         self.fetched: list[str] = []
         set_timeouts(timeout)
@@ -171,6 +174,8 @@ class GitCache:
 
     def _wait_inflight(self, url: str) -> bool:
         """Wait for a fetch of ``url`` this cache started (never read a mirror while it is fetched); whether there was one."""
+        if getattr(self._fetching, "url", None) == url:
+            return True  # the fetch thread itself, reading the mirror it has just brought up to date
         with self._lock:
             future = self._fetches.get(url)
         if future is not None:
@@ -178,9 +183,13 @@ class GitCache:
         return future is not None
 
     def _sync_mirror(self, url: str) -> None:
+        self._fetching.url = url
         try:
             self._update_mirror(url)
+            if self.discover is not None:
+                self.discover(url)
         finally:
+            self._fetching.url = None
             if self.progress is not None:
                 self.progress.fetch_done(_label(url))
 
@@ -263,6 +272,12 @@ class GitCache:
 
     def manifest_at(self, source: str, commit: str) -> Manifest:
         """The metadata.yml at ``commit`` (completed from a FORMULA file); empty when there is neither."""
+        known = self._manifests.get((source, commit))
+        if known is None:
+            known = self._manifests[(source, commit)] = self._read_manifest(source, commit)
+        return known
+
+    def _read_manifest(self, source: str, commit: str) -> Manifest:
         data = self.read_file(source, commit, MANIFEST_FILE)
         if data is None:
             manifest = Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")

@@ -16,6 +16,7 @@ from .manifest import Manifest
 from .resolver import Resolution, resolve
 from .session import git_cache
 from .settings import Settings
+from .versions import version_tags
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +73,14 @@ def resolve_project(project: Manifest, cache: GitCache, settings: Settings, pref
              fresh: set[str] | None = None) -> Resolution:
     if len({r.name for r in project.requirements if r.name != project.name}) > settings.max_formulas:  # before a single fetch starts
         raise LimitExceeded(f"The dependency graph names more than {settings.max_formulas} formulas; raise the 'max_formulas' setting if that is intended.")
-    cache.prefetch(settings.source_of(r) for r in project.requirements)
-    return resolve(
-        project,
-        PrefetchingIndex(cache, settings, fresh),
-        settings.default_source,
-        preferred=preferred,
-        max_rounds=settings.max_resolution_rounds,
-        max_formulas=settings.max_formulas,
-    )
+    index = PrefetchingIndex(cache, settings, fresh)
+    cache.discover = index.discover
+    try:
+        cache.prefetch(settings.source_of(r) for r in project.requirements)
+        return resolve(project, index, settings.default_source, preferred=preferred,
+                       max_rounds=settings.max_resolution_rounds, max_formulas=settings.max_formulas)
+    finally:
+        cache.discover = None
 
 
 def preferred_refs(old: LockFile, names: list[str] | None, keep_locked: bool) -> dict[str, str] | None:
@@ -133,6 +133,17 @@ class PrefetchingIndex:
 
     def branches(self, source: str) -> Mapping[str, str]:
         return self.cache.branches(source)
+
+    def discover(self, source: str) -> None:
+        """In the fetch thread, once ``source`` is current: read its newest release's manifest and start fetching what it
+        names, so the graph is discovered at fetch speed rather than one resolver round at a time. Only a guess: any
+        problem is left for the resolver to meet (and report) when it gets there."""
+        try:
+            tags = version_tags(self.cache.versions(source))
+            if tags:
+                self.manifest_at(source, self.cache.versions(source)[tags[0][0]])
+        except ShakerError as exc:
+            log.debug("speculative prefetch after %s stopped: %s", source, exc)
 
     def manifest_at(self, source: str, commit: str) -> Manifest:
         manifest = self.cache.manifest_at(source, commit)

@@ -1,4 +1,4 @@
-"""A smart-HTTP git server for tests: ``git http-backend`` behind HTTP Basic auth on 127.0.0.1.
+"""A smart-HTTP git server for tests and benchmarks: ``git http-backend`` (behind HTTP Basic auth) on 127.0.0.1.
 
     with GitHttpServer(forge.root, "deploy", "s3cret") as server:
         server.url                   # http://127.0.0.1:<port>/
@@ -7,7 +7,9 @@
 The port is picked by the kernel (bind to port 0). Every request without the right
 credentials gets 401; the others run git-http-backend as a CGI with the repository
 root as GIT_PROJECT_ROOT, and its output is streamed back (the CGI ``Status:`` header
-becomes the HTTP status). Use it from a fixture so it is always stopped.
+becomes the HTTP status). Use it from a fixture so it is always stopped. Without a
+user name every request is served; ``delay`` holds each request back that many
+seconds first, like a git host far away.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import hmac
 import os
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -38,11 +41,12 @@ def http_backend() -> str:
 class GitHttpServer(LoopbackServer):
     """Serves every repository under ``project_root`` to ``username``/``password``."""
 
-    def __init__(self, project_root: Path, username: str, password: str) -> None:
+    def __init__(self, project_root: Path, username: str | None = None, password: str | None = None, delay: float = 0.0) -> None:
         super().__init__()
         self.project_root = Path(project_root)
         self.username = username
-        self.password = password
+        self.password = password or ""
+        self.delay = delay
         self.requests: list[tuple[str, str, bool]] = []
 
     @property
@@ -50,6 +54,8 @@ class GitHttpServer(LoopbackServer):
         return f"http://127.0.0.1:{self.port}/"
 
     def authorised(self, header: str | None) -> bool:
+        if self.username is None:
+            return True
         if not header or not header.startswith("Basic "):
             return False
         try:
@@ -74,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         owner = self.owner
+        if owner.delay:
+            time.sleep(owner.delay)
         ok = owner.authorised(self.headers.get("Authorization"))
         parts = urlsplit(self.path)
         owner.requests.append((self.command, parts.path, ok))
@@ -98,9 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(body)),
             "REMOTE_ADDR": self.client_address[0],
-            "REMOTE_USER": owner.username,
-            "AUTH_TYPE": "Basic",
         }
+        if owner.username is not None:
+            env.update({"REMOTE_USER": owner.username, "AUTH_TYPE": "Basic"})
         for header in ("Content-Encoding", "Git-Protocol", "Accept"):
             value = self.headers.get(header)
             if value is not None:

@@ -14,6 +14,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # eight parallel git clients, each opening fresh connections, overflow the default backlog of 5
+
+
 class LoopbackServer:
     """Serves ``handler_class`` (which sees this object as ``self.owner``) on a free loopback port."""
 
@@ -31,7 +35,7 @@ class LoopbackServer:
 
     def start(self) -> Any:
         handler = type("Handler", (self.handler_class,), {"owner": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name=self.thread_name, daemon=True)
         self._thread.start()
