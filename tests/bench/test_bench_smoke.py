@@ -60,3 +60,27 @@ def test_the_branch_benchmark_deploys_every_branch_and_checks_what_each_serves(t
     assert done.returncode == 0, done.stderr
     assert "every saltenv serves its branch's pins: yes" in done.stdout, done.stdout
     assert "sync-push / single-bump" in done.stdout and "disk: vendor/ of 3 environments" in done.stdout
+
+
+def test_the_backtracking_forge_holds_formulas_back_and_forces_the_resolver_to_go_back(tmp_path):
+    forge = forge_module.generate(tmp_path / "forge", formulas=60, tags=5, kind="backtrack")
+    assert forge.template.startswith("file://") and forge.url("bench/f1-formula").endswith("/bench/f1-formula.git")
+    tempting = [i for i in range(60) if forge_module.tempting(i, 60)]
+    newest_needs = [d for i in tempting for d in forge_module.dependencies(i, 60, "backtrack", newest=True) if d.endswith(">=v1.4.0")]
+    assert newest_needs and all(forge_module.held(int(d.split("/f")[1].split("-")[0]), 60) for d in newest_needs)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "metadata.yml").write_text(forge_module.project_metadata(forge))
+    (project / "shaker.yml").write_text(f"source_template: {forge.template}\n")
+    assert bench_run.timed([*bench_run.SHAKER, "install", "--root_dir", str(project)]).wall > 0
+    assert bench_run.verify(project, forge)
+    held = bench_run.held_below_newest(project, 5)
+    assert 0.10 * 61 <= held <= 0.30 * 61, held  # about one formula in seven held, plus the tempting ones sent back
+
+
+def test_the_benchmark_runs_over_delayed_smart_http(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "6", "--runs", "1", "--forges", "backtrack", "--delay", "0.01",
+                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "backtrack forge" in done.stdout and "over smart HTTP, 10 ms per request" in done.stdout, done.stdout
+    assert "FAIL" not in done.stdout and "cold   is " in done.stdout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +17,11 @@ def free_port() -> int:
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 64  # eight parallel git clients, each opening fresh connections, overflow the default backlog of 5
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # a client that closed its keep-alive connection: nothing went wrong here
+        super().handle_error(request, client_address)
 
 
 class LoopbackServer:
