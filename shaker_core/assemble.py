@@ -54,7 +54,7 @@ def _link_dir(src_dir: str, dst_dir: str, skip: set[str], placing: _Placing, rel
     try:
         with os.scandir(src_dir) as listing:
             entries = [entry for entry in listing if entry.name not in skip]
-    except (FileNotFoundError, NotADirectoryError):  # nothing there to publish, as os.walk would find
+    except OSError:  # missing, not a directory, or a link loop: nothing there to publish, as os.walk would find
         return
     for entry in entries:
         dst, entry_rel = os.path.join(dst_dir, entry.name), f"{rel}/{entry.name}"

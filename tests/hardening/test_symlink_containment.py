@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from symlinkkit import A, B, build, check, materialise, trees, violations
 
 from shaker_core.errors import LayoutError
@@ -19,6 +19,7 @@ from shaker_core.vendor import Vendor
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(generated=trees)
+@example(generated={A.commit: [("link", "_modules", "_modules")], B.commit: [("dir", "a", "")]})  # a module directory that is a link to itself
 def test_nothing_published_resolves_outside_its_formula(tmp_path_factory: pytest.TempPathFactory, generated: dict) -> None:
     check(tmp_path_factory.mktemp("vendor"), generated)
 
