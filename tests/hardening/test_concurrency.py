@@ -53,8 +53,12 @@ def minion_config(base: Path, template: str, cache: Path) -> Path:
         "sock_dir": str(base / "run"),
         "log_file": str(base / "minion.log"),
         "file_roots": {"base": [str(base / "states")]},
+        "extension_modules": str(base / "extmods"),
         "shaker": {"source_template": template, "cache_dir": str(cache), "lock_timeout": 120},
     }))
+    # Two salt-call processes started at once race in Salt's own start-up: both create the extension
+    # modules directory and the loser exits 17 ("File exists"). Made here, it already exists for both.
+    (base / "extmods").mkdir(parents=True)
     return config_dir
 
 
