@@ -195,20 +195,21 @@ class SignedParts:
 
     tag_id: str | None = None  # None: no such tag, or a lightweight one
     tag_raw: bytes = b""
+    tag_commit: str | None = None  # the commit the tag names, through every tag object
     commit_signature: bytes | None = None
     commit_payload: bytes = b""
 
 
 def signed_parts(repo: pygit2.Repository, tag: str | None, commit: str) -> SignedParts:
     """The raw annotated tag object ``refs/tags/<tag>`` points at (when it is one) and ``commit``'s signature and signed data."""
-    tag_id, tag_raw = None, b""
+    tag_id, tag_raw, tag_commit = None, b"", None
     reference = repo.references.get(f"refs/tags/{tag}") if tag else None
     if reference is not None:
         target = repo[reference.target]
         if isinstance(target, pygit2.Tag):
-            tag_id, tag_raw = str(target.id), bytes(target.read_raw())
+            tag_id, tag_raw, tag_commit = str(target.id), bytes(target.read_raw()), peel_commit(reference)
     signature, payload = repo[commit].peel(pygit2.Commit).gpg_signature
-    return SignedParts(tag_id, tag_raw, signature, payload or b"")
+    return SignedParts(tag_id, tag_raw, tag_commit, signature, payload or b"")
 
 
 MIN_PYGIT2 = (1, 14)

@@ -85,7 +85,7 @@ def attest(settings: Settings, cache: GitCache, old: LockFile, new: LockFile, *,
         return (new if not any(e.signer for e in new.entries) else LockFile(entries=tuple(replace(e, signer=None) for e in new.entries))), []
     run = _Run(settings)
     try:
-        work = [(entry, _signed_objects(run, cache, settings, entry)) for entry in new.entries]
+        work = [(entry, _signed_object(run, cache, settings, entry)) for entry in new.entries]
         with ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="shaker-verify") as pool:
             verdicts = list(pool.map(lambda item: _verdict(run, *item), work))
     finally:
@@ -119,8 +119,8 @@ def attest_project(settings: Settings, cache: GitCache, branch: str, commit: str
         run.close()
 
 
-def _signed_objects(run: _Run, cache: GitCache, settings: Settings, entry: LockEntry) -> tuple[TrustPolicy, list[_Signed]] | TrustError | None:
-    """What must be checked for ``entry`` under its policy, or the refusal when nothing required is signed."""
+def _signed_object(run: _Run, cache: GitCache, settings: Settings, entry: LockEntry) -> tuple[TrustPolicy, _Signed] | TrustError | None:
+    """What must be checked for ``entry`` under its policy (the tag, else the commit, as ``require`` says), or the refusal."""
     try:
         policy = run.policy(settings.source_of(entry), entry.name)
     except TrustError as exc:
@@ -133,27 +133,23 @@ def _signed_objects(run: _Run, cache: GitCache, settings: Settings, entry: LockE
     tag = split_signed(parts.tag_raw) if parts.tag_id else None
     if tag is not None and _tag_name(tag[0]) != entry.ref:
         return _refusal(entry, policy, f"its signed tag object names tag '{_tag_name(tag[0])}', not {entry.ref} (a signed tag replayed under another name)")
-    objects: list[_Signed] = []
+    if tag is not None and parts.tag_commit != entry.commit:  # judged on what is deployed: the tag must name the pinned commit
+        return _refusal(entry, policy, f"its signed tag names commit {(parts.tag_commit or '')[:12]}, not the pinned {entry.commit[:12]}")
     if tag is not None and policy.require in ("tag", "any"):
-        objects.append(_Signed(f"tag {entry.ref}", parts.tag_id or "", tag[1], tag[0]))
-    if parts.commit_signature is not None and (policy.require == "commit" or (policy.require == "any" and not objects)):
-        objects.append(_Signed(f"commit {entry.commit[:12]}", entry.commit, parts.commit_signature, parts.commit_payload))
-    if not objects:
-        return _refusal(entry, policy, _unsigned_reason(entry, policy, bool(parts.tag_id)))
-    return policy, objects
+        return policy, _Signed(f"tag {entry.ref}", parts.tag_id or "", tag[1], tag[0])
+    if parts.commit_signature is not None and policy.require in ("commit", "any"):
+        return policy, _Signed(f"commit {entry.commit[:12]}", entry.commit, parts.commit_signature, parts.commit_payload)
+    return _refusal(entry, policy, _unsigned_reason(entry, policy, bool(parts.tag_id)))
 
 
-def _verdict(run: _Run, entry: LockEntry, work: tuple[TrustPolicy, list[_Signed]] | TrustError | None) -> Signer | TrustError | None:
+def _verdict(run: _Run, entry: LockEntry, work: tuple[TrustPolicy, _Signed] | TrustError | None) -> Signer | TrustError | None:
     if work is None or isinstance(work, TrustError):
         return work
-    policy, objects = work
-    signer = None
-    for signed in objects:
-        try:
-            signer = run.check(policy, signed)
-        except Refused as refused:
-            return _refusal(entry, policy, f"its {signed.label.split()[0]} signature is refused: {refused.reason}{_key(refused)}")
-    return signer
+    policy, signed = work
+    try:
+        return run.check(policy, signed)
+    except Refused as refused:
+        return _refusal(entry, policy, f"its {signed.label.split()[0]} signature is refused: {refused.reason}{_key(refused)}")
 
 
 def _with_signers(new: LockFile, old: LockFile, signers: dict[str, Signer | TrustError | None], may_change: bool) -> tuple[LockFile, list[str]]:

@@ -139,9 +139,10 @@ class PrefetchingIndex:
         names, so the graph is discovered at fetch speed rather than one resolver round at a time. Only a guess: any
         problem is left for the resolver to meet (and report) when it gets there."""
         try:
-            tags = version_tags(self.cache.versions(source))
-            if tags:
-                self.manifest_at(source, self.cache.versions(source)[tags[0][0]])
+            tags = self.cache.versions(source)
+            newest = version_tags(tags)
+            if newest:
+                self.manifest_at(source, tags[newest[0][0]])
         except ShakerError as exc:
             log.debug("speculative prefetch after %s stopped: %s", source, exc)
 

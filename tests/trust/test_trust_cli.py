@@ -295,3 +295,21 @@ def test_require_tag_refuses_a_pin_to_a_branch_or_a_commit(tmp_path, forge, alic
         project.write_settings(trust_for(project, alice, require="commit"))
         installed(project)
         assert project.lock_lines()[0].endswith(f"# signed-by openpgp:{alice.fingerprint}")
+
+
+def test_a_signed_tag_that_names_another_commit_than_the_pin_is_refused(project, alice):
+    """Decided on what is deployed: a lock line whose commit is not the one the signed tag names (the tag check elsewhere passed it)."""
+    from shaker_core import provenance, session
+    from shaker_core.errors import TrustError
+    from shaker_core.lockfile import LockEntry, make
+    from shaker_core.settings import Settings
+
+    a = project.forge[A]
+    other = a.commit({"a/init.sls": "a: unsigned\n"})
+    settings = Settings.from_mapping({"root_dir": str(project.path), **project.settings,
+                                      "trust": {f"file://{project.forge.root}/": {"gpg_keys": [project.gpg_file(alice)], "require": "tag"}}})
+    with session.git_cache(settings) as cache:
+        cache.refresh([a.url])
+        with pytest.raises(TrustError) as caught:
+            provenance.attest(settings, cache, make([]), make([LockEntry(name=A, ref="v1.0.0", commit=other)]), signer_may_change=True)
+    assert f"its signed tag names commit {a.git('rev-parse', 'v1.0.0^{commit}')[:12]}, not the pinned {other[:12]}" in caught.value.message
