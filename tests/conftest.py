@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `import helpers` works from any test dir
+
+if TYPE_CHECKING:
+    from helpers.signing import GpgKey, Keys, SshKey
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Forge Tester",
@@ -70,3 +74,49 @@ def _isolate_libgit2(home: Path) -> None:
     for level in (levels.SYSTEM, levels.XDG, levels.GLOBAL, levels.PROGRAMDATA):
         pygit2.settings.search_path[level] = str(home)
     pygit2.settings.homedir = str(home)  # where libgit2 reads ~/.ssh/known_hosts; it caches $HOME at first use
+
+
+# -- signing keys (tests/trust, tests/gitops): made once per session with real gpg and ssh-keygen --
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory):
+    from helpers.signing import Keys
+
+    with Keys(tmp_path_factory.mktemp("keys")) as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def alice(keys: Keys) -> GpgKey:
+    """Trusted."""
+    return keys.gpg("alice")
+
+
+@pytest.fixture(scope="session")
+def alice2(keys: Keys) -> GpgKey:
+    """Trusted too: a second key of the same team."""
+    return keys.gpg("alice2")
+
+
+@pytest.fixture(scope="session")
+def mallory(keys: Keys) -> GpgKey:
+    """Never trusted."""
+    return keys.gpg("mallory")
+
+
+@pytest.fixture(scope="session")
+def erin(keys: Keys) -> GpgKey:
+    """Trusted, but expired since it signed."""
+    return keys.gpg("erin", expired=True)
+
+
+@pytest.fixture(scope="session")
+def bob(keys: Keys) -> SshKey:
+    """Trusted (SSH)."""
+    return keys.ssh("bob")
+
+
+@pytest.fixture(scope="session")
+def dave(keys: Keys) -> SshKey:
+    """Never trusted (SSH)."""
+    return keys.ssh("dave")

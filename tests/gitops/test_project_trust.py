@@ -12,28 +12,7 @@ import pytest
 import yaml
 from gitopskit import EXAMPLE_PINS, FIREWALL, git, lock_text
 from helpers.run import shaker
-from helpers.signing import Keys, signing_config
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    with Keys(tmp_path_factory.mktemp("keys")) as made:
-        yield made
-
-
-@pytest.fixture(scope="module")
-def alice(keys):
-    return keys.gpg("alice")
-
-
-@pytest.fixture(scope="module")
-def mallory(keys):
-    return keys.gpg("mallory")
-
-
-@pytest.fixture(scope="module")
-def bob(keys):
-    return keys.ssh("bob")
+from helpers.signing import signing_config
 
 
 def push(project_repo, branch: str, lock: str, key=None) -> str:

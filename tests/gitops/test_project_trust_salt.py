@@ -34,7 +34,7 @@ from gitopskit import (
 )
 from helpers.loopback import free_port
 from helpers.recorder import RecordingServer
-from helpers.signing import Keys, signing_config
+from helpers.signing import signing_config
 
 pytestmark = pytest.mark.salt
 
@@ -43,23 +43,12 @@ SECRET = "trust-webhook-secret-2b9e"
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    with Keys(tmp_path_factory.mktemp("keys")) as made:
-        yield made
-
-
-@pytest.fixture(scope="module")
-def signers(keys):
-    return {"bob": keys.ssh("bob"), "mallory": keys.gpg("mallory")}
-
-
-@pytest.fixture(scope="module")
-def site(gitops_base_dir, forge_template, signers):
+def site(gitops_base_dir, forge_template, bob):
     base = gitops_base_dir / "trust"
     base.mkdir()
     forge = ExampleForge(shutil.copytree(forge_template, base / "forge", symlinks=True))
     project = ProjectRepo(base / "git", PROJECT_METADATA, lock_text(forge, EXAMPLE_PINS))
-    (base / "allowed_signers").write_text(signers["bob"].allowed_signers_line())
+    (base / "allowed_signers").write_text(bob.allowed_signers_line())
     (base / "reactor").mkdir()
     shutil.copy(EXAMPLES / "reactor" / "shaker_push_engine.sls", base / "reactor")
     with RecordingServer() as recorder:
@@ -125,8 +114,8 @@ def first_signed_deploy(site, commit: str) -> dict:
             time.sleep(0.2)
 
 
-def test_a_push_signed_by_an_untrusted_key_is_never_deployed(site, master, signers, event_listener):
-    bob, mallory = signers["bob"], signers["mallory"]  # mallory signs with GnuPG, and only an SSH key is trusted
+def test_a_push_signed_by_an_untrusted_key_is_never_deployed(site, master, bob, mallory, event_listener):
+    # mallory signs with GnuPG, and only an SSH key (bob's) is trusted
     trusted = publish(site, lock_text(site["forge"], EXAMPLE_PINS), bob)
     record = first_signed_deploy(site, trusted)
     assert record["success"] is True and record["project_signer"] == f"ssh:{bob.fingerprint}"

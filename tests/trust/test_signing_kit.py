@@ -21,27 +21,6 @@ PGP = "-----BEGIN PGP SIGNATURE-----"
 SSH = "-----BEGIN SSH SIGNATURE-----"
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory):
-    with Keys(tmp_path_factory.mktemp("keys")) as made:
-        yield made
-
-
-@pytest.fixture(scope="module")
-def alice(keys: Keys) -> GpgKey:
-    return keys.gpg("alice")
-
-
-@pytest.fixture(scope="module")
-def erin(keys: Keys) -> GpgKey:
-    return keys.gpg("erin", expired=True)
-
-
-@pytest.fixture(scope="module")
-def bob(keys: Keys) -> SshKey:
-    return keys.ssh("bob")
-
-
 @pytest.fixture
 def formula(tmp_path: Path) -> Formula:
     return Forge(tmp_path / "forge").formula("org/users-formula", files={"users/init.sls": "users: {}\n"})
@@ -164,7 +143,7 @@ def test_the_expired_key_signed_inside_its_validity_and_is_expkeysig_now(keys, e
 
 
 def test_a_signature_made_before_revoking_is_revkeysig_after(keys, formula, tmp_path):
-    carol = keys.gpg("carol")
+    carol = keys.gpg("carol-kit")
     sign_tag(formula, "v1.0.0", carol)
     before = gpg_verify(keys.public_home("carol-before", carol), formula, "v1.0.0", tmp_path)
     keys.revoke(carol)
@@ -224,7 +203,7 @@ def test_a_key_never_imported_is_no_pubkey_and_errsig(keys, alice, erin, formula
 
 def test_close_stops_the_agents_it_started(tmp_path):
     keys = Keys(tmp_path / "k")
-    key = keys.gpg("dave")
+    key = keys.gpg("dave-kit")
     ask = ["gpg-connect-agent", "--homedir", str(key.homedir), "--no-autostart", "GETINFO pid", "/bye"]
     pid = int(subprocess.run(ask, capture_output=True, text=True).stdout.split()[1])
     keys.close()
