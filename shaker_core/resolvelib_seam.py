@@ -30,6 +30,29 @@ class _Budget(resolvelib.BaseReporter):
             raise resolvelib.ResolutionTooDeep(index)
 
 
+class _Resolution(resolvelib.resolvers.Resolution):  # type: ignore[misc]
+    """resolvelib's Resolution with its per-round check of every pin made a lookup.
+
+    Each round resolvelib asks, for every formula, whether its pin satisfies all that is asked of
+    it: a thousand formulas over a thousand rounds is a million checks, nearly all repeated. A
+    criterion (what is asked of one formula) is never changed once built, only replaced, so the
+    answer is kept per criterion (compared by identity) with the pin it was given for.
+    """
+
+    def __init__(self, provider: Any, reporter: Any) -> None:
+        super().__init__(provider, reporter)
+        self._answers: dict[Any, tuple[Any, bool]] = {}
+
+    def _is_current_pin_satisfying(self, name: Any, criterion: Any) -> bool:
+        pin = self.state.mapping.get(name)
+        if pin is None:
+            return False
+        known = self._answers.get(criterion)
+        if known is None or known[0] is not pin:
+            known = self._answers[criterion] = (pin, super()._is_current_pin_satisfying(name, criterion))
+        return known[1]
+
+
 def run(provider: Any, roots: list[Any], max_rounds: int, formulas: Callable[[], int] = lambda: 0, most_formulas: int = 0) -> Result:
     """resolvelib's Resolver.resolve, but the result keeps the pins that hang from the root
     without recursion: resolvelib's own walk recurses forever (RecursionError) on a cycle of
@@ -41,7 +64,7 @@ def run(provider: Any, roots: list[Any], max_rounds: int, formulas: Callable[[],
     to pin every formula once; falling back to plain backjumping then costs far more rounds.
     """
     reporter = _Budget(max_rounds, formulas)
-    resolution = resolvelib.resolvers.Resolution(provider, reporter)
+    resolution = _Resolution(provider, reporter)
     state = resolution.resolve(roots, max_rounds=10 * (max_rounds + most_formulas) + 1)
     children: dict[Any, list[str]] = {}
     for name, criterion in state.criteria.items():

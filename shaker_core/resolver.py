@@ -174,7 +174,8 @@ class _Provider(resolvelib.AbstractProvider):
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
         self._satisfied: dict[tuple[str, str, str, str, str, str], bool] = {}
-        self._depths: dict[str, int] = {}  # formula -> its least depth under the project seen so far
+        self._asked_by_ref: set[str] = set()  # formulas any requirement seen so far pins to a branch or commit
+        self._depths: dict[str, int] = {}  # formula -> its least depth under the project seen so far (the project's own: 1)
 
     def fresh(self) -> _Provider:
         """A provider with no search state that shares the manifests already read."""
@@ -196,14 +197,41 @@ class _Provider(resolvelib.AbstractProvider):
         backtrack_causes: Sequence[RequirementInformation],
     ) -> tuple[bool, bool, int, str]:
         in_causes = any(cause.requirement.name == identifier for cause in backtrack_causes)
-        infos = list(information[identifier])
-        pinned = any(self._effective(info.requirement).kind in ("rev", "branch") for info in infos)
+        override = self.overrides.get(identifier)
+        if override is not None:
+            self.unused_overrides.discard(identifier)
+            pinned = override.constraint.kind in ("rev", "branch")
+        else:
+            pinned = any(info.requirement.constraint.kind in ("rev", "branch") for info in information[identifier])
         # Pin a formula before what it needs (its depth from the project, as pip does): a conflict
         # between two formulas' needs then surfaces while those formulas are the newest pins, which
         # is where backjumping looks first, instead of after their children were pinned.
-        depth = min((self._depths.get(info.parent.name, 0) if info.parent is not None else 0) for info in infos) + 1 if infos else 1
-        self._depths[identifier] = depth
+        depth = self._depths.get(identifier, 1)
         return (not in_causes, not pinned, depth, identifier)
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation]],
+        backtrack_causes: Sequence[RequirementInformation],
+    ) -> list[str]:
+        """The formulas get_preference may rank first, found without ranking them all.
+
+        resolvelib ranks every unpinned formula in every round, which grows with the square
+        of the graph. What ranks first is a cause of the last conflict, then a formula asked
+        for by branch or commit, then the least depth: so keep the causes if any, then every
+        formula ever asked for by branch or commit, and the least deep of the rest.
+        """
+        causes = {cause.requirement.name for cause in backtrack_causes}
+        every = list(identifiers)
+        names = [name for name in every if name in causes] or every
+        kept = [name for name in names if name in self._asked_by_ref]
+        rest = [name for name in names if name not in self._asked_by_ref]
+        if rest:
+            kept.append(min(rest, key=lambda name: (self._depths.get(name, 1), name)))
+        return kept
 
     def find_matches(
         self,
@@ -232,8 +260,10 @@ class _Provider(resolvelib.AbstractProvider):
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         manifest = self.manifest(candidate)
         children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
+        depth = self._depths.get(candidate.name, 1) + 1
         for requirement in children:
             self._note_parent(requirement, candidate)
+            self._depths[requirement.name] = min(depth, self._depths.get(requirement.name, depth))
         return sorted(children, key=_requirement_sort_key)
 
     # -- inputs --
@@ -249,6 +279,9 @@ class _Provider(resolvelib.AbstractProvider):
         if (parent, requirement) not in parents:
             parents.append((parent, requirement))
         self.seen.add(requirement.name)
+        override = self.overrides.get(requirement.name)
+        if (override.constraint if override is not None else requirement.constraint).kind in ("rev", "branch"):
+            self._asked_by_ref.add(requirement.name)
         if len(self.seen) > self.max_formulas:
             raise LimitExceeded(
                 f"The dependency graph names more than {self.max_formulas} formulas; raise the 'max_formulas' setting if that is intended."
