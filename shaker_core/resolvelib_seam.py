@@ -30,7 +30,7 @@ class _Budget(resolvelib.BaseReporter):
             raise resolvelib.ResolutionTooDeep(index)
 
 
-class _Resolution(resolvelib.resolvers.Resolution):  # type: ignore[misc]
+class _Resolution(resolvelib.resolvers.Resolution):
     """resolvelib's Resolution with its per-round check of every pin made a lookup.
 
     Each round resolvelib asks, for every formula, whether its pin satisfies all that is asked of

@@ -19,6 +19,7 @@ from .conflicts import Explainer
 from .errors import LimitExceeded, ManifestError, ResolutionConflict
 from .fastpath import resolve_without_conflicts
 from .manifest import Manifest, Requirement
+from .pin_order import PinOrder, Preference, requirement_sort_key
 from .resolvelib_seam import RequirementInformation, Result
 from .sources import redact
 from .versions import Constraint, RefKind, version_tags
@@ -106,7 +107,7 @@ def resolve(
     banned: set[Candidate] = set()
     while True:
         provider = _Provider(project, index, default_source, preferred or {}, max_formulas, banned)
-        roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
+        roots = sorted(provider.root_requirements(), key=requirement_sort_key)
         if not roots:
             return provider.resolution(None)
         provider, result = _search(provider, roots, max_rounds, fast_path and not banned)
@@ -128,28 +129,13 @@ def _search(provider: _Provider, roots: list[Requirement], max_rounds: int, fast
         return provider, result
     provider = provider.fresh()
     try:
-        roots = sorted(provider.root_requirements(), key=_requirement_sort_key)
+        roots = sorted(provider.root_requirements(), key=requirement_sort_key)
         return provider, seam.run(provider, roots, max_rounds, lambda: len(provider.seen), provider.max_formulas)
     except resolvelib.ResolutionImpossible as exc:
         raise Explainer(provider).explain(list(exc.causes)) from None
     except resolvelib.ResolutionTooDeep:
         raise LimitExceeded(f"Resolving took more than {max_rounds} rounds beyond one per formula; add tighter constraints or raise "
                             "the 'max_resolution_rounds' setting.") from None
-
-
-def _requirement_sort_key(requirement: Requirement) -> tuple[str, bool, bool, bool, str, str]:
-    # resolvelib looks a formula up as each entry of a list is added, so the entries that
-    # widen what can be picked come first: one naming a source (else the default source is
-    # searched alone), a branch or commit pin (else tags are), one naming a prerelease.
-    constraint = requirement.constraint
-    return (
-        requirement.name,
-        requirement.source is None,
-        constraint.kind not in ("branch", "rev"),
-        not constraint.names_prerelease,
-        str(constraint),
-        requirement.source or "",
-    )
 
 
 class _Provider(resolvelib.AbstractProvider):
@@ -174,8 +160,7 @@ class _Provider(resolvelib.AbstractProvider):
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
         self._satisfied: dict[tuple[str, str, str, str, str, str], bool] = {}
-        self._asked_by_ref: set[str] = set()  # formulas any requirement seen so far pins to a branch or commit
-        self._depths: dict[str, int] = {}  # formula -> its least depth under the project seen so far (the project's own: 1)
+        self.order = PinOrder()
 
     def fresh(self) -> _Provider:
         """A provider with no search state that shares the manifests already read."""
@@ -195,19 +180,15 @@ class _Provider(resolvelib.AbstractProvider):
         candidates: Mapping[str, Iterator[Candidate]],
         information: Mapping[str, Iterator[RequirementInformation]],
         backtrack_causes: Sequence[RequirementInformation],
-    ) -> tuple[bool, bool, int, str]:
+    ) -> Preference:
         in_causes = any(cause.requirement.name == identifier for cause in backtrack_causes)
         override = self.overrides.get(identifier)
         if override is not None:
             self.unused_overrides.discard(identifier)
-            pinned = override.constraint.kind in ("rev", "branch")
+            by_ref = override.constraint.kind in ("rev", "branch")
         else:
-            pinned = any(info.requirement.constraint.kind in ("rev", "branch") for info in information[identifier])
-        # Pin a formula before what it needs (its depth from the project, as pip does): a conflict
-        # between two formulas' needs then surfaces while those formulas are the newest pins, which
-        # is where backjumping looks first, instead of after their children were pinned.
-        depth = self._depths.get(identifier, 1)
-        return (not in_causes, not pinned, depth, identifier)
+            by_ref = any(info.requirement.constraint.kind in ("rev", "branch") for info in information[identifier])
+        return self.order.preference(identifier, in_causes, by_ref)
 
     def narrow_requirement_selection(
         self,
@@ -217,21 +198,7 @@ class _Provider(resolvelib.AbstractProvider):
         information: Mapping[str, Iterator[RequirementInformation]],
         backtrack_causes: Sequence[RequirementInformation],
     ) -> list[str]:
-        """The formulas get_preference may rank first, found without ranking them all.
-
-        resolvelib ranks every unpinned formula in every round, which grows with the square
-        of the graph. What ranks first is a cause of the last conflict, then a formula asked
-        for by branch or commit, then the least depth: so keep the causes if any, then every
-        formula ever asked for by branch or commit, and the least deep of the rest.
-        """
-        causes = {cause.requirement.name for cause in backtrack_causes}
-        every = list(identifiers)
-        names = [name for name in every if name in causes] or every
-        kept = [name for name in names if name in self._asked_by_ref]
-        rest = [name for name in names if name not in self._asked_by_ref]
-        if rest:
-            kept.append(min(rest, key=lambda name: (self._depths.get(name, 1), name)))
-        return kept
+        return self.order.narrow(identifiers, {cause.requirement.name for cause in backtrack_causes})
 
     def find_matches(
         self,
@@ -260,11 +227,9 @@ class _Provider(resolvelib.AbstractProvider):
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         manifest = self.manifest(candidate)
         children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
-        depth = self._depths.get(candidate.name, 1) + 1
         for requirement in children:
             self._note_parent(requirement, candidate)
-            self._depths[requirement.name] = min(depth, self._depths.get(requirement.name, depth))
-        return sorted(children, key=_requirement_sort_key)
+        return sorted(children, key=requirement_sort_key)
 
     # -- inputs --
 
@@ -280,8 +245,8 @@ class _Provider(resolvelib.AbstractProvider):
             parents.append((parent, requirement))
         self.seen.add(requirement.name)
         override = self.overrides.get(requirement.name)
-        if (override.constraint if override is not None else requirement.constraint).kind in ("rev", "branch"):
-            self._asked_by_ref.add(requirement.name)
+        by_ref = (override.constraint if override is not None else requirement.constraint).kind in ("rev", "branch")
+        self.order.note(requirement.name, parent.name if parent is not None else None, by_ref)
         if len(self.seen) > self.max_formulas:
             raise LimitExceeded(
                 f"The dependency graph names more than {self.max_formulas} formulas; raise the 'max_formulas' setting if that is intended."
