@@ -15,7 +15,7 @@ RUNTIME = [
     "resolvelib>=1.2.1",  # 1.1 explains some conflicts from another branch of its search; 1.2.0 raises IndexError while backjumping
     "packaging>=22",
 ]
-TEST_TOOLS = ["pytest>=8", "hypothesis>=6", "ruff", "mypy", "types-PyYAML", "types-requests"]
+TEST_TOOLS = ["pytest>=8", "hypothesis>=6", "ruff", "mypy", "types-PyYAML", "types-requests", "prometheus_client>=0.26"]  # parses the metrics file
 SALT_UNDER_TEST = ["salt==3008.3", "pytest-salt-factories==1.0.5"]
 WHEEL_CHECK = ["build"]  # .ci/check-wheel
 

@@ -30,6 +30,26 @@ def _run(command, root_dir, simulate, kwargs, **arguments):
 install, install_pinned, update, check, status = _project_commands(_run, "salt-call --local", globals())
 
 
+def served(saltenv=None):
+    """What the master serves for this minion's saltenv: the release, project commit, signer and formula versions.
+
+    Read through the fileserver (``salt://_shaker/release.json``), so it works on
+    any minion, without salt-shaker's settings or the master's disk.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' shaker.served
+        salt '*' shaker.served saltenv=feature_x
+    """
+    env = saltenv or __opts__.get("saltenv") or "base"
+    try:
+        return adapter.served_release(__salt__["cp.get_file_str"](adapter.RELEASE_URL, saltenv=env), env)
+    except adapter.ShakerError as exc:
+        raise CommandExecutionError(exc.message) from None
+
+
 def _clear_local_file_list_cache():
     """Masterless: the local roots backend caches its file list too."""
     import salt.fileserver

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from . import api, gitops
+from . import api, gitops, release_file
 from .errors import ConfigError, ShakerError, filesystem_mistakes
 from .settings import Settings
 
@@ -29,7 +29,9 @@ COMMANDS: dict[str, Callable[..., api.Report]] = {
     "suspend": gitops.suspend,
     "resume": gitops.resume,
 }
-__all__ = ["COMMANDS", "ShakerError", "call", "loadable", "published_reports", "run", "settings_from", "state_changes"]
+__all__ = ["COMMANDS", "ShakerError", "call", "loadable", "published_reports", "run", "served_release", "settings_from", "state_changes"]
+served_release = release_file.parse
+RELEASE_URL = f"salt://{release_file.PATH}"
 _NO_PROGRESS = frozenset({"status", "sync_project", "webhook", "reconcile", "history", "rollback", "suspend", "resume"})
 
 

@@ -49,7 +49,10 @@ __all__ = ["Progress", "Report", "git_cache", "vendor_for"]  # the faces and git
 def install(settings: Settings, progress: Progress | None = None, project: Manifest | None = None) -> PublishReport | EnvironmentsReport:
     """Resolve metadata.yml to the newest allowed versions, write the lock, publish; each declared environment unless one is named."""
     if project is None and settings.saltenv is None and not settings.branch_environments:
-        declared = sorted(parse_project(settings).environments)
+        try:
+            declared = sorted(parse_project(settings).environments)
+        except ShakerError:
+            declared = []  # read again below, where the failure is recorded as a deploy (and counted in the metrics)
         if declared:
             return each_environment("install", settings, declared, lambda named: _resolve_and_publish("install", named, progress))
     return _resolve_and_publish("install", settings, progress, project=project)

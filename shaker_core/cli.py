@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__, api, gitops, interrupts
 from .errors import ConfigError, ShakerError, UsageError, filesystem_mistakes
+from .history_text import history_lines
 from .manifest import load_yaml
 from .progress import Counts, RunProgress
 from .reports import AnyReport, Report
@@ -38,13 +39,15 @@ COMMANDS = {
     "why": "show every chain of requirements that brings a formula in",
     "graph": "print the resolved dependency graph (text tree, or --format dot)",
     "sync": "fetch the project repository and deploy it: every environment from its branches, or the SALTENVs named",
+    "history": "list the releases kept for rollback and the recent deploys (time, trigger, project commit, release, outcome)",
+    "rollback": "serve the release before the current one again (or RELEASE), atomically",
 }
 ENV_PREFIX = "SHAKER_"
 CONFIG_FILE = "shaker.yml"
 FILE_SETTINGS = ("cache_dir", "source_template", "jobs", "remote_check", "keep_releases", "offline", "credentials",
                  "lock_timeout", "git_timeout", "max_formulas", "max_resolution_rounds", "max_manifest_bytes", "max_formula_bytes",
                  "saltenv", "salt_version", "strict_minimum_version", "allowed_sources", "project",
-                 "trust", "require_trust")
+                 "trust", "require_trust", "metrics_file")
 MAPPING_SETTINGS = ("credentials", "trust")  # only shaker.yml holds these (paths and secrets, not one-line values)
 
 
@@ -97,6 +100,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> Report:
         "why": lambda: api.why(settings, args.name),
         "graph": lambda: api.graph(settings, args.format),
         "sync": lambda: _sync(settings, args.saltenvs),
+        "history": lambda: gitops.history(settings),
+        "rollback": lambda: gitops.rollback(settings, release=args.release),
     }
     try:
         with filesystem_mistakes():
@@ -140,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("name", metavar="NAME", help="a formula, like org/users-formula")
         if name == "sync":
             command.add_argument("saltenvs", nargs="*", metavar="SALTENV", help="environments to deploy (default: all)")
+        if name == "rollback":
+            command.add_argument("release", nargs="?", metavar="RELEASE", help="a kept release id (default: the one before the current)")
         if name == "graph":
             command.add_argument("--format", choices=("text", "dot"), default="text", help="text tree (default) or Graphviz DOT")
     return parser
@@ -251,6 +258,10 @@ def format_report(report: AnyReport) -> list[str]:
         return list(report["lines"])
     if report["command"] == "outdated":
         return _format_outdated(report)
+    if report["command"] == "history":
+        return history_lines(report)
+    if report["command"] == "rollback":
+        return [report["comment"]]
     # what moves in what the master serves; for check, what would move in the lock
     changes = report["changes"] if report["command"] == "check" else report.get("served_changes", report["changes"])
     lines = [f"{name}: {_ref(change['old'])} -> {_ref(change['new'])}" for name, change in changes.items()]

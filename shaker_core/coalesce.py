@@ -31,15 +31,15 @@ def coalesced(vendor: Path, keys: Iterable[str], run: Callable[[str], Result]) -
         _mark(vendor, key).touch()
     done: dict[str, Result] = {}
     runs: dict[str, int] = {}
-    while _pending(vendor):
+    while pending(vendor):
         with open(vendor / SYNC_LOCK, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 break  # the holder runs what is marked, ours included
-            while pending := _pending(vendor):
-                for key in [EVERYTHING] if EVERYTHING in pending else pending:
-                    for taken in pending if key == EVERYTHING else [key]:
+            while marked := pending(vendor):
+                for key in [EVERYTHING] if EVERYTHING in marked else marked:
+                    for taken in marked if key == EVERYTHING else [key]:
                         _mark(vendor, taken).unlink(missing_ok=True)
                     done[key] = run(key)
                     runs[key] = runs.get(key, 0) + 1
@@ -50,6 +50,7 @@ def _mark(vendor: Path, key: str) -> Path:
     return vendor / (f"{PENDING}.{key}" if key else PENDING)
 
 
-def _pending(vendor: Path) -> list[str]:
+def pending(vendor: Path) -> list[str]:
+    """The keys marked for a sync and not yet run."""
     keys = [path.name[len(PENDING) + 1:] for path in vendor.glob(f"{PENDING}.*")]
     return sorted(keys + ([EVERYTHING] if (vendor / PENDING).exists() else []))

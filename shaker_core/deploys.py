@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any, Callable, TypeVar
 
-from . import notify, records
+from . import metrics, notify, records
 from .errors import ShakerError
 from .reports import AnyReport, PublishReport
 from .session import vendor_for
@@ -57,12 +57,17 @@ def record_deploy(settings: Settings, started: float, report: AnyReport) -> None
         "published": bool(report.get("published")),
         "formulas": report.get("formulas", {}),
         "message": report.get("message"),
+        "error": report.get("error"),
         "pid": os.getpid(),
     }
     try:
         records.write_deploy(vendor, record)
     except OSError as exc:  # a full disk must not turn the run's own error into a traceback
         log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
+    try:
+        metrics.write_metrics(settings)
+    except OSError as exc:
+        log.warning("Could not write the metrics file %s: %s", settings.metrics_file, exc.strerror or exc)
     told = {**report, "trigger": settings.trigger, **({"project_signer": settings.project_signer} if settings.project_signer else {})}
     sent = notify.notify(settings.notify, vendor, told, settings.project_commit)
     if sent and isinstance(report, dict):

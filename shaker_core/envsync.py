@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from typing import Any, Sequence
 
-from . import api, deploys, provenance, records
+from . import api, deploys, metrics, provenance, records
 from .coalesce import EVERYTHING, coalesced
 from .environments import Environment, environments_of, saltenv_problem
 from .errors import ShakerError, UsageError
@@ -35,6 +35,7 @@ def sync(settings: Settings, saltenvs: Sequence[str] = ()) -> EnvironmentsReport
     vendor = _vendor(settings)
     done, runs = coalesced(vendor.path, list(saltenvs) or [EVERYTHING], lambda key: _round(settings, [] if key == EVERYTHING else [key]))
     if not done:
+        metrics.write_metrics(settings)  # monitoring sees the trigger waiting
         return {"command": "sync", "success": True, "environments": {}, "warnings": [], "coalesced": True,
                 "comment": "A sync is running; it will deploy these environments once more when it finishes."}
     merged = _merged(list(done.values()))

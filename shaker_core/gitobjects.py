@@ -171,6 +171,11 @@ def hash_file(path: str | Path) -> str:
     return str(pygit2.hashfile(str(path)))
 
 
+def hash_text(text: str) -> str:
+    """The git blob id of ``text`` encoded as UTF-8."""
+    return str(pygit2.hash(text.encode()))
+
+
 def blob_size(repo: pygit2.Repository, oid: Any) -> int:
     """The size of a blob, read from its object header without inflating it.
 

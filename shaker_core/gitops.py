@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import api, deploys, envsync, lockfile, provenance, records
+from . import api, deploys, envsync, lockfile, metrics, provenance, records
 from .coalesce import EVERYTHING, coalesced
 from .environments import environments_of
 from .errors import GitError, LayoutError, ShakerError, UsageError
@@ -56,7 +56,7 @@ def sync(settings: Settings, trigger: str | None = None, delivery: str | None = 
     labelled = replace(settings, trigger=f"{trigger}:{delivery}" if delivery else trigger)
     if settings.branch_environments:
         return envsync.sync(labelled, saltenvs)
-    return _coalesced(vendor.path, lambda: _sync_once(labelled))
+    return _coalesced(labelled, vendor.path, lambda: _sync_once(labelled))
 
 
 def reconcile(settings: Settings) -> SyncReport | EnvironmentsReport:
@@ -107,10 +107,11 @@ def publish_project(settings: Settings) -> tuple[str, str | None]:
     return head, signer
 
 
-def _coalesced(vendor: Path, run: Callable[[], SyncReport]) -> SyncReport:
+def _coalesced(settings: Settings, vendor: Path, run: Callable[[], SyncReport]) -> SyncReport:
     """Run ``run`` now, or leave it to the sync in progress; never two at once, never a lost trigger."""
     done, runs = coalesced(vendor, [EVERYTHING], lambda _: _attempt(run))
     if not done:  # the running sync took this trigger's mark, and runs after it
+        metrics.write_metrics(settings)  # monitoring sees the trigger waiting
         return _coalesced_report()
     last = done[EVERYTHING]
     last["runs"] = runs[EVERYTHING]
@@ -180,8 +181,8 @@ def _formula_push(settings: Settings, push: Push, keys: set[str]) -> SyncReport 
     moved = replace(settings, trigger=f"webhook:{push.delivery}" if push.delivery else "webhook")
     name = entry.name
     if entry.kind == "tag":
-        return _with_push(_coalesced(vendor.path, lambda: api.update(moved, [name])), push)
-    return _with_push(_coalesced(vendor.path, lambda: api.install_pinned(replace(moved, remote_check=True))), push)
+        return _with_push(_coalesced(moved, vendor.path, lambda: api.update(moved, [name])), push)
+    return _with_push(_coalesced(moved, vendor.path, lambda: api.install_pinned(replace(moved, remote_check=True))), push)
 
 
 def _formula_push_to_branches(settings: Settings, push: Push, keys: set[str]) -> SyncReport | EnvironmentsReport:
@@ -247,6 +248,7 @@ def rollback(settings: Settings, release: str | None = None) -> RollbackReport:
             raise LayoutError(f"There is no kept release {target or 'before ' + str(current)} to roll back to; kept releases: {kept}.")
         vendor.switch(target)
         info = vendor.release_info(target)
+    metrics.write_metrics(settings)
     suspended = records.suspended(vendor.path)
     note = "Syncing is suspended, so it stays." if suspended else "The next sync (push or schedule) will move forward again; run shaker.suspend to keep it."
     return {"command": "rollback", "success": True, "published": True, "release": target, "previous_release": current,

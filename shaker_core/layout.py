@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .errors import LayoutError
+from .release_file import NO_CONTEXT, Context, reserved_by
 
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: every release holds _shaker/release.json
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,6 +50,7 @@ class LayoutPlan:
     release_id: str
     formulas: tuple[FormulaLayout, ...]
     warnings: tuple[str, ...] = ()
+    context: Context = NO_CONTEXT
 
     @property
     def module_dirs(self) -> frozenset[str]:
@@ -65,10 +67,11 @@ class ReleaseInfo:
     formulas: dict[str, dict[str, Any]] = field(default_factory=dict)
     module_dirs: list[str] = field(default_factory=list)
     lock_text: str = ""
+    description: dict[str, Any] = field(default_factory=dict)  # what _shaker/release.json says (empty: built before it existed)
 
 
-def plan_release(trees: Sequence[FormulaTree]) -> LayoutPlan:
-    """Decide each formula's exports and module directories; refuse two exports with one name."""
+def plan_release(trees: Sequence[FormulaTree], context: Context = NO_CONTEXT) -> LayoutPlan:
+    """Decide each formula's exports and module directories; refuse two exports with one name, and any ``_shaker/``."""
     owners: dict[str, str] = {}
     layouts: list[FormulaLayout] = []
     warnings: list[str] = []
@@ -79,8 +82,11 @@ def plan_release(trees: Sequence[FormulaTree]) -> LayoutPlan:
                 raise LayoutError(f"{owners[export]} and {tree.name} both export '{export}'; rename one export in its metadata.yml 'exports:'.")
             owners[export] = tree.name
         module_dirs = tuple(sorted(d for d in tree.top_dirs if d.startswith("_")))
+        collision = reserved_by(tree.name, tree.ref, module_dirs)
+        if collision:
+            raise LayoutError(collision)
         layouts.append(FormulaLayout(name=tree.name, ref=tree.ref, commit=tree.commit, source=tree.source, exports=exports, module_dirs=module_dirs))
-    return LayoutPlan(release_id=release_id(layouts), formulas=tuple(layouts), warnings=tuple(warnings))
+    return LayoutPlan(release_id=release_id(layouts, context), formulas=tuple(layouts), warnings=tuple(warnings), context=context)
 
 
 def _exports_of(tree: FormulaTree, warnings: list[str]) -> tuple[tuple[str, str], ...]:
@@ -99,9 +105,9 @@ def _exports_of(tree: FormulaTree, warnings: list[str]) -> tuple[tuple[str, str]
     return tuple(found)
 
 
-def release_id(formulas: Sequence[FormulaLayout]) -> str:
-    """A digest of what the release pins and how it is laid out: equal pins give equal ids."""
-    lines = [f"layout {LAYOUT_VERSION}"]
+def release_id(formulas: Sequence[FormulaLayout], context: Context = NO_CONTEXT) -> str:
+    """A digest of what the release pins, how it is laid out and what it is for: equal pins for one purpose give equal ids."""
+    lines = [f"layout {LAYOUT_VERSION}", *context.id_lines()]
     for formula in sorted(formulas, key=lambda f: f.name):
         exports = ",".join(f"{name}={path}" for name, path in formula.exports)
         lines.append(f"{formula.name} {formula.ref} {formula.commit} {formula.source} {exports} {','.join(formula.module_dirs)}")

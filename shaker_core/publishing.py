@@ -14,11 +14,12 @@ from pathlib import Path
 from . import faults, formula_file, interrupts, lockfile
 from .errors import LayoutError
 from .git import GitCache
-from .gitobjects import hash_file
+from .gitobjects import hash_file, hash_text
 from .layout import FormulaTree, ReleaseInfo, plan_release
 from .lockfile import LockEntry, LockFile
 from .manifest import Manifest
 from .plan import PublishPlan, plan_publish
+from .release_file import Context
 from .settings import Settings
 from .vendor import Vendor
 from .verify import TreeCheck, TreeDiff
@@ -43,7 +44,7 @@ def plan_for(command: str, settings: Settings, cache: GitCache, vendor: Vendor, 
             return planned(layout=None, warnings=tuple(warnings))
     cache.ensure_commits((settings.source_of(e), e.commit) for e in new.entries if e.commit)
     tree_warnings: list[str] = []
-    layout = plan_release([formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries])
+    layout = plan_release([formula_tree(entry, settings, cache, tree_warnings) for entry in new.entries], release_context(settings))
     return planned(layout=layout, repaired=repaired, warnings=(*warnings, *tree_warnings))
 
 
@@ -112,7 +113,7 @@ def tree_check(cache: GitCache) -> TreeCheck:
     """Judges served trees and store entries against the cached mirrors (never fetching); one per cache, so a
     release that several saltenvs serve is read once per run."""
     if cache not in _TREE_CHECKS:
-        _TREE_CHECKS[cache] = TreeCheck(entries_of=cache.readable_entries, hash_file=hash_file)
+        _TREE_CHECKS[cache] = TreeCheck(entries_of=cache.readable_entries, hash_file=hash_file, hash_text=hash_text)
     return _TREE_CHECKS[cache]
 
 
@@ -122,18 +123,28 @@ _TREE_CHECKS: weakref.WeakKeyDictionary[GitCache, TreeCheck] = weakref.WeakKeyDi
 def served_damage(vendor: Vendor, release: str | None, check: TreeCheck) -> TreeDiff:
     """What differs from git in the served release (nothing when nothing is served)."""
     info = vendor.release_info(release) if release else None
-    return check.release(vendor.releases / release, info.formulas) if release and info else TreeDiff()
+    return check.release(vendor.releases / release, info) if release and info else TreeDiff()
 
 
 def already_served(settings: Settings, served: ReleaseInfo | None, new: LockFile) -> bool:
-    """Whether the served release pins exactly what ``new`` pins, from the same sources.
+    """Whether the served release pins exactly what ``new`` pins, from the same sources, for the same purpose.
 
-    The release id is a function of what the lock pins, so there is nothing to plan, export or switch.
+    The release id is a function of those, so there is nothing to plan, export or switch. A release
+    without a description was built before releases had one: it is built again.
     """
-    if served is None:
+    if served is None or not served.description:
+        return False
+    context = release_context(settings)
+    purpose = (served.description.get("saltenv"), served.description.get("project_commit"), served.description.get("project_signer"))
+    if purpose != (context.saltenv, context.project_commit, context.project_signer):
         return False
     pinned = {name: (rec.get("ref"), rec.get("commit"), rec.get("source")) for name, rec in served.formulas.items()}
     return pinned == {e.name: (e.ref, e.commit, settings.source_of(e)) for e in new.entries}
+
+
+def release_context(settings: Settings) -> Context:
+    """What a release built with these settings is for: its saltenv, and the project commit it deploys."""
+    return Context(saltenv=settings.saltenv, project_commit=settings.project_commit, project_signer=settings.project_signer)
 
 
 def formula_tree(entry: LockEntry, settings: Settings, cache: GitCache, warnings: list[str]) -> FormulaTree:

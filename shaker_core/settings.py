@@ -74,6 +74,7 @@ class Settings:
     trust: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, metadata={
         "shape": "a mapping of source URL prefix to gpg_keys, ssh_allowed_signers and require", "check": check_trust})
     require_trust: bool = False
+    metrics_file: Path | None = None  # Prometheus text format for node_exporter's textfile collector, rewritten after every run
     trigger: str = "cli"
     project_commit: str | None = None
     project_signer: str | None = None

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import release_file
 from .assemble import assemble
 from .atomic import fsync_dir, make_temp_dir, write_atomic
 from .containment import check_stored_tree
@@ -128,7 +129,7 @@ class Vendor:
         for candidate in self._built_as(plan.release_id):
             if (info := self.release_info(candidate.name)) is None:
                 continue  # a leftover without its record: rebuilt below
-            found = check.release(candidate, info.formulas) if check else None
+            found = check.release(candidate, info) if check else None
             if not found:
                 return Built(candidate, None)
             damage = damage or found
@@ -140,7 +141,12 @@ class Vendor:
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             assemble(staging, plan, self.store)
-            info = ReleaseInfo(release=final.name, created=time.time(), formulas=formula_records(plan), module_dirs=sorted(plan.module_dirs), lock_text=lock_text)
+            created, formulas = time.time(), formula_records(plan)
+            description = release_file.describe(final.name, plan.context, formulas, created)
+            (staging / release_file.RESERVED).mkdir(mode=0o755)
+            (staging / release_file.PATH).write_text(release_file.render(description), encoding="utf-8")
+            info = ReleaseInfo(release=final.name, created=created, formulas=formulas, module_dirs=sorted(plan.module_dirs),
+                               lock_text=lock_text, description=description)
             write_atomic(self.releases / f"{final.name}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(staging, final)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from . import release_file
+from .layout import ReleaseInfo
 from .reports import TreeData
 
 Entry = tuple[str, str]  # ("file" | "exec", blob id) or ("link", target); ("other", "") for a FIFO, device or socket
@@ -78,9 +80,11 @@ def compare(expected: Mapping[str, Entry], actual: Mapping[str, Entry], ignore: 
     return TreeDiff(edited=tuple(edited), added=tuple(added), deleted=tuple(deleted))
 
 
-def check_release(release: Path, formulas: Mapping[str, Mapping[str, Any]], entries_of: EntriesOf, hash_file: HashFile) -> TreeDiff:
-    """A release directory against the commits its record pins, laid out as the release lays them out."""
-    expected: dict[str, Entry] = {}
+def check_release(release: Path, formulas: Mapping[str, Mapping[str, Any]], entries_of: EntriesOf, hash_file: HashFile,
+                  own: Mapping[str, Entry] | None = None) -> TreeDiff:
+    """A release directory against the commits its record pins, laid out as the release lays them out, plus ``own``
+    (the release's own files: its description), which are judged unless ``None`` (a release built before it had them)."""
+    expected: dict[str, Entry] = dict(own or {})
     unverified: list[str] = []
     for name, record in sorted(formulas.items()):
         entries = entries_of(record["source"], record["commit"])
@@ -125,6 +129,7 @@ class TreeCheck:
 
     entries_of: EntriesOf
     hash_file: HashFile
+    hash_text: Callable[[str], str]
     checked: dict[str, TreeDiff] = field(default_factory=dict)  # release directory -> what differed, while this check lives
 
     def store_entry(self, source: str, commit: str, tree: Path) -> TreeDiff | None:
@@ -132,8 +137,9 @@ class TreeCheck:
         expected = self.entries_of(source, commit)
         return None if expected is None else compare(expected, scan(tree, self.hash_file))
 
-    def release(self, release: Path, formulas: Mapping[str, Mapping[str, Any]]) -> TreeDiff:
-        """A release directory against the commits its record pins (each directory read once per check)."""
+    def release(self, release: Path, info: ReleaseInfo) -> TreeDiff:
+        """A release directory against the commits its record pins and its own description (each directory read once per check)."""
         if str(release) not in self.checked:
-            self.checked[str(release)] = check_release(release, formulas, self.entries_of, self.hash_file)
+            own = {release_file.PATH: ("file", self.hash_text(release_file.render(info.description)))} if info.description else None
+            self.checked[str(release)] = check_release(release, info.formulas, self.entries_of, self.hash_file, own)
         return self.checked[str(release)]

@@ -39,7 +39,7 @@ EXPECTED = {
     "org/tools-formula": "v1.0.0",
     "org/users-formula": "v1.2.0",
 }
-SERVED_TOP = {"common", "edge", "firewall", "nginx", "tools", "tools_extra", "users", "_modules", "_states"}
+SERVED_TOP = {"common", "edge", "firewall", "nginx", "tools", "tools_extra", "users", "_modules", "_states", "_shaker"}
 REPORT_KEYS = {"command", "success", "simulate", "root_dir", "changes", "lock_changed", "release", "published", "formulas", "warnings"}
 
 
@@ -176,13 +176,19 @@ def test_pinned_install_on_a_fresh_vendor_gives_the_identical_root(forge: Forge,
 
     lock_bytes = (project / "formula-requirements.txt").read_bytes()
     release, before = served_release(project), tree_snapshot(served)
+    before_description = (served / "_shaker" / "release.json").read_text()
     shutil.rmtree(project / "vendor")
     if cache == "outside-vendor":  # the mirrors hold every pinned commit: nothing is fetched, so the forge may vanish
         forge.root.rename(tmp_path / "forge-gone")
 
     ok(shaker("install-pinned-versions", cwd=project))
     assert served_release(project) == release
-    assert tree_snapshot(served) == before
+    after = tree_snapshot(served)
+    # the same files, and the same description of them but for when it was built
+    assert {path: entry for path, entry in after.items() if path != "_shaker/release.json"} == {
+        path: entry for path, entry in before.items() if path != "_shaker/release.json"}
+    described = [json.loads((served / "_shaker" / "release.json").read_text()), json.loads(before_description)]
+    assert [{k: v for k, v in each.items() if k != "built"} for each in described] == [{k: v for k, v in described[1].items() if k != "built"}] * 2
     assert (project / "formula-requirements.txt").read_bytes() == lock_bytes
 
 

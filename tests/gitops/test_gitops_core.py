@@ -93,7 +93,7 @@ def test_sync_publishes_project_and_root(settings, root, forge, project_repo):
     # vendor/_root -> releases/<id>, serving exactly what the project's lock pins.
     assert os.readlink(root / "vendor" / "_root") == f"releases/{report['release']}"
     assert served_formulas(root) == pins_of(forge, EXAMPLE_PINS)
-    assert sorted(os.listdir(root / "vendor" / "_root")) == ["_modules", "_states", "common", "firewall", "nginx", "users"]
+    assert sorted(os.listdir(root / "vendor" / "_root")) == ["_modules", "_shaker", "_states", "common", "firewall", "nginx", "users"]
     # Nothing was written beside the project repository into root_dir itself.
     assert sorted(os.listdir(root)) == ["vendor"]
     (record,) = records.read_deploys(root / "vendor")
@@ -323,6 +323,7 @@ def test_twenty_concurrent_syncs_coalesce(settings, synced, root, forge, project
 def test_coalescing_under_stress_never_fails_overlaps_or_loses_a_trigger(workdir):
     """2400 triggers from 8 threads on the real lock and mark files, with a short run each."""
     vendor = workdir / "vendor"
+    quiet = Settings.from_mapping({"root_dir": str(workdir)})  # no metrics file to write for a trigger left to the run
     active, starts, calls, overlapped, errors = [0], [], [], [], []
     guard = threading.Lock()
 
@@ -340,7 +341,7 @@ def test_coalescing_under_stress_never_fails_overlaps_or_loses_a_trigger(workdir
         for _ in range(300):
             calls.append(time.monotonic())
             try:
-                report = gitops._coalesced(vendor, run)
+                report = gitops._coalesced(quiet, vendor, run)
                 assert report["success"] is True and (report.get("coalesced") or report["runs"] >= 1), report
             except BaseException as exc:  # noqa: BLE001 - every failure is reported below
                 errors.append(exc)

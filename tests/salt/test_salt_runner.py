@@ -75,7 +75,7 @@ def test_install_returns_the_four_pins_and_a_release(first_install, example_forg
     lock = (project_dir / "formula-requirements.txt").read_text()
     for name, pin in expected.items():
         assert f"{name}=={pin['ref']} {pin['commit']}\n" in lock
-    assert sorted(os.listdir(project_dir / "vendor" / "_root")) == ["_modules", "_states", "common", "firewall", "nginx", "users"]
+    assert sorted(os.listdir(project_dir / "vendor" / "_root")) == ["_modules", "_shaker", "_states", "common", "firewall", "nginx", "users"]
     # salt-run showed one progress message per fetched mirror before the return.
     assert sorted(first_install["progress"]) == [f"fetched {name}" for name in FORMULAS]
     # each carries the run's counts, as the command line's progress line shows them
