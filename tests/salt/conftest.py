@@ -72,7 +72,23 @@ def states_dir(salt_base_dir, minion_project_dir):
     (states / "pinned.sls").write_text(
         yaml.safe_dump({"project_formulas": {"shaker.pinned": [{"name": str(minion_project_dir)}, {"dependencies": PINNED_DEPENDENCIES}]}})
     )
+    (states / "served.sls").write_text(SERVED_STATE)
     return states
+
+
+# README "What minions see": record the formula versions the master serves in a grain on each minion.
+SERVED_STATE = """\
+{%- import_json "_shaker/release.json" as release %}
+shaker_release:
+  grains.present:
+    - value:
+        release: {{ release.release }}
+        project_commit: {{ release.project_commit | json }}
+        formulas:
+        {%- for name, formula in release.formulas | dictsort %}
+          {{ name }}: {{ formula.tag }}
+        {%- endfor %}
+"""
 
 
 @pytest.fixture(scope="session")

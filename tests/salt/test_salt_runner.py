@@ -7,6 +7,7 @@ conflict test checks that a failure leaves everything served as it was.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -108,6 +109,26 @@ def test_minion_applies_nginx_from_the_published_root(first_install, salt_cli, s
     assert all(ret["result"] is True for ret in states.values()), states
     assert {ret["__sls__"] for ret in states.values()} == {"nginx", "users", "firewall"}
     assert states["shaker_example_users"]["name"] == "users for example"
+
+
+def test_a_minion_reads_what_the_master_serves(first_install, salt_cli, salt_minion, project_dir):
+    """salt://_shaker/release.json, shaker.served and a state that records the versions in a grain, on a real minion."""
+    on_disk = json.loads((project_dir / "vendor" / "_root" / "_shaker" / "release.json").read_text())
+    assert on_disk["release"] == _served_release(project_dir)
+    text = salt_cli.run("cp.get_file_str", "salt://_shaker/release.json", minion_tgt=salt_minion.id)
+    assert text.returncode == 0, text
+    assert json.loads(text.data) == on_disk
+    served = salt_cli.run("shaker.served", minion_tgt=salt_minion.id)
+    assert served.returncode == 0, served
+    assert served.data == on_disk
+    assert {name: formula["tag"] for name, formula in served.data["formulas"].items()} == EXPECTED_TAGS
+    missing = salt_cli.run("shaker.served", "saltenv=nowhere", minion_tgt=salt_minion.id)
+    assert missing.returncode != 0 and "The master serves no salt://_shaker/release.json in saltenv 'nowhere'" in str(missing.data), missing
+
+    applied = salt_cli.run("state.apply", "served", minion_tgt=salt_minion.id)
+    assert applied.returncode == 0, applied
+    grain = salt_cli.run("grains.get", "shaker_release", minion_tgt=salt_minion.id)
+    assert grain.data == {"release": on_disk["release"], "project_commit": None, "formulas": EXPECTED_TAGS}
 
 
 def test_minion_loads_the_formulas_modules_after_sync_all(first_install, salt_cli, salt_minion):
