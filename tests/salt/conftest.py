@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from saltsuite import LIST_CACHE_TIME, MASTER_ID, MINION_ID, PINNED_DEPENDENCIES, PROJECT_METADATA, ExampleForge
+from saltsuite import LIST_CACHE_TIME, MASTER_ID, MINION_ID, PINNED_DEPENDENCIES, PROJECT_METADATA, SERVED_STATE, ExampleForge
 
 
 @pytest.fixture(scope="session")
@@ -74,21 +74,6 @@ def states_dir(salt_base_dir, minion_project_dir):
     )
     (states / "served.sls").write_text(SERVED_STATE)
     return states
-
-
-# README "What minions see": record the formula versions the master serves in a grain on each minion.
-SERVED_STATE = """\
-{%- import_json "_shaker/release.json" as release %}
-shaker_release:
-  grains.present:
-    - value:
-        release: {{ release.release }}
-        project_commit: {{ release.project_commit | json }}
-        formulas:
-        {%- for name, formula in release.formulas | dictsort %}
-          {{ name }}: {{ formula.tag }}
-        {%- endfor %}
-"""
 
 
 @pytest.fixture(scope="session")

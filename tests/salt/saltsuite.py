@@ -25,6 +25,21 @@ PROJECT_METADATA = (EXAMPLES / "project" / "metadata.yml").read_text()
 PINNED_DEPENDENCIES = ["example_org/users-formula==v1.2.0", "example_org/common-formula==v1.1.0"]
 
 
+# README "What minions see": record the formula versions the master serves in a grain on each minion.
+SERVED_STATE = """\
+{%- import_json "_shaker/release.json" as release %}
+shaker_release:
+  grains.present:
+    - value:
+        release: {{ release.release }}
+        project_commit: {{ release.project_commit | json }}
+        formulas:
+        {%- for name, formula in release.formulas | dictsort %}
+          {{ name }}: {{ formula.tag }}
+        {%- endfor %}
+"""
+
+
 def _load_make_forge():
     spec = importlib.util.spec_from_file_location("shaker_example_make_forge", EXAMPLES / "make_forge.py")
     module = importlib.util.module_from_spec(spec)

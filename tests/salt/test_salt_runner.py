@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from saltsuite import MASTER_ID, json_documents, progress_events, runner_output, tag_commit
+from saltsuite import MASTER_ID, REPO, SERVED_STATE, json_documents, progress_events, runner_output, tag_commit
 
 pytestmark = pytest.mark.salt
 
@@ -125,6 +125,7 @@ def test_a_minion_reads_what_the_master_serves(first_install, salt_cli, salt_min
     missing = salt_cli.run("shaker.served", "saltenv=nowhere", minion_tgt=salt_minion.id)
     assert missing.returncode != 0 and "The master serves no salt://_shaker/release.json in saltenv 'nowhere'" in str(missing.data), missing
 
+    assert "\n".join(f"    {line}" for line in SERVED_STATE.splitlines()) in (REPO / "README.rst").read_text()  # the README's state
     applied = salt_cli.run("state.apply", "served", minion_tgt=salt_minion.id)
     assert applied.returncode == 0, applied
     grain = salt_cli.run("grains.get", "shaker_release", minion_tgt=salt_minion.id)
