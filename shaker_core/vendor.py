@@ -141,12 +141,7 @@ class Vendor:
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it 0700: the master may read _root as another user
             assemble(staging, plan, self.store)
-            created, formulas = time.time(), formula_records(plan)
-            description = release_file.describe(final.name, plan.context, formulas, created)
-            (staging / release_file.RESERVED).mkdir(mode=0o755)
-            (staging / release_file.PATH).write_text(release_file.render(description), encoding="utf-8")
-            info = ReleaseInfo(release=final.name, created=created, formulas=formulas, module_dirs=sorted(plan.module_dirs),
-                               lock_text=lock_text, description=description)
+            info = _describe(staging, final.name, plan, lock_text)
             write_atomic(self.releases / f"{final.name}.json", json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(staging, final)
@@ -333,6 +328,16 @@ class Vendor:
         for orphan in self.releases.glob("*.json") if self.releases.is_dir() else []:
             if not (self.releases / orphan.stem).is_dir():
                 orphan.unlink(missing_ok=True)
+
+
+def _describe(staging: Path, release: str, plan: LayoutPlan, lock_text: str) -> ReleaseInfo:
+    """Write the release's ``_shaker/release.json`` into ``staging``; return the record ``releases/<id>.json`` keeps."""
+    created, formulas = time.time(), formula_records(plan)
+    description = release_file.describe(release, plan.context, formulas, created)
+    (staging / release_file.RESERVED).mkdir(mode=0o755)
+    (staging / release_file.PATH).write_text(release_file.render(description), encoding="utf-8")
+    return ReleaseInfo(release=release, created=created, formulas=formulas, module_dirs=sorted(plan.module_dirs),
+                       lock_text=lock_text, description=description)
 
 
 def _discard(path: Path) -> None:

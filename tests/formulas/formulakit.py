@@ -247,8 +247,10 @@ def read_lock(path: Path) -> dict[str, tuple[str, ...]]:
 
 
 def served(root: Path) -> list[str]:
-    """The top-level names a published root serves, sorted."""
-    return sorted(os.listdir(root))
+    """The top-level names the formulas of a published root serve, sorted (beside the release's own _shaker/, which must be there)."""
+    names = sorted(os.listdir(root))
+    assert "_shaker" in names and os.path.isfile(os.path.join(root, "_shaker", "release.json")), names
+    return [name for name in names if name != "_shaker"]
 
 
 def minion_config(conf_dir: Path, salt_root: Path, file_roots: dict[str, list[str]], **extra: Any) -> Path:

@@ -38,7 +38,7 @@ def test_tcpcloud_formula_and_its_source_dependency(world: World, tmp_path: Path
     root = project / "vendor" / "_root"
     assert served(root) == ["_grains", "_modules", "linux", "salt"]
     files = published_files(root)
-    assert files == {f for f in {**LINUX_FILES, **SALT_FILES} if f.split("/")[0] in ("linux", "salt", "_modules", "_grains")}
+    assert files == {f for f in {**LINUX_FILES, **SALT_FILES} if f.split("/")[0] in ("linux", "salt", "_modules", "_grains")} | {"_shaker/release.json"}
     assert (root / "linux" / "system" / "init.sls").read_text() == LINUX_FILES["linux/system/init.sls"]
     assert (root / "salt" / "minion" / "init.sls").read_text() == SALT_FILES["salt/minion/init.sls"]
 

@@ -167,6 +167,13 @@ def assert_serves_a_complete_release(project: Path, forge: Forge) -> dict[str, t
             _expect_tree(repo, tree[export].peel(pygit2.Tree) if export in tree else tree, export, expected)
         for module_dir in pin["module_dirs"]:
             _expect_tree(repo, tree[module_dir].peel(pygit2.Tree), module_dir, expected)
+    # the release's own description: what its record says, naming this release and exactly its pins
+    described = root / "_shaker" / "release.json"
+    description = json.loads(described.read_text())
+    assert description == record["description"] and description["release"] == release
+    assert {name: (f["tag"], f["commit"]) for name, f in description["formulas"].items()} == {
+        name: (pin["ref"], pin["commit"]) for name, pin in record["formulas"].items()}
+    expected["_shaker/release.json"] = ("file", described.read_bytes())
     served = tree_snapshot(root)
     files = {path: entry for path, entry in served.items() if entry[0] != "dir"}
     assert set(files) == set(expected), f"served files differ: {sorted(set(files) ^ set(expected))}"
