@@ -46,7 +46,7 @@ def test_apply_pins_and_publishes(salt_cli, salt_minion, minion_project_dir):
     release = ret["comment"].rsplit(" ", 1)[1].rstrip(".")
     root = minion_project_dir / "vendor" / "_root"
     assert os.path.basename(os.readlink(root)) == release
-    assert sorted(os.listdir(root)) == ["_states", "common", "users"]
+    assert sorted(os.listdir(root)) == ["_shaker", "_states", "common", "users"]
     lock = (minion_project_dir / "formula-requirements.txt").read_text()
     assert "example_org/common-formula==v1.1.0 " in lock and "example_org/users-formula==v1.2.0 " in lock
 
