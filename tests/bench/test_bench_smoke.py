@@ -84,3 +84,21 @@ def test_the_benchmark_runs_over_delayed_smart_http(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "backtrack forge" in done.stdout and "over smart HTTP, 10 ms per request" in done.stdout, done.stdout
     assert "FAIL" not in done.stdout and "cold   is " in done.stdout
+
+
+def test_the_resolver_bench_resolves_the_backtracking_forge_graph_with_held_formulas():
+    """bench/resolve.py --forge backtrack: every formula pinned, and some held below their newest tag (it really backtracks)."""
+    sys.path.insert(0, str(BENCH.parent))
+    import resolve as bench_resolve  # noqa: E402 - bench/ is on sys.path above
+
+    from shaker_core.manifest import parse_manifest
+    from shaker_core.resolver import resolve
+
+    count = 120
+    index = bench_resolve.ForgeIndex(count, 5, "backtrack")
+    roots = [f"{forge_module.ORG}/f{i}-formula" for i in range(count) if forge_module._level(i, count) == 0]
+    resolution = resolve(parse_manifest("dependencies:\n" + "".join(f"  - {name}\n" for name in roots)), index, lambda name: name)
+    assert len(resolution.pins) == count
+    held = {name for name, pin in resolution.pins.items() if pin.ref != "v1.4.0"}
+    expected_held = {f"{forge_module.ORG}/f{i}-formula" for i in range(count) if forge_module.held(i, count)}
+    assert expected_held <= held and held
