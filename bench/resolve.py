@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import forge  # noqa: E402
+
 from shaker_core.manifest import Manifest, parse_manifest  # noqa: E402
 from shaker_core.resolver import resolve  # noqa: E402
 
