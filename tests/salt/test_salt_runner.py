@@ -132,6 +132,24 @@ def test_a_minion_reads_what_the_master_serves(first_install, salt_cli, salt_min
     assert grain.data == {"release": on_disk["release"], "project_commit": None, "formulas": EXPECTED_TAGS}
 
 
+def test_the_runner_writes_the_metrics_file(first_install, salt_run_cli, project_dir, salt_base_dir):
+    """A runner run rewrites metrics_file (here given as an argument, as the master's shaker: config would)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics_file = salt_base_dir / "textfile" / "shaker.prom"
+    result = salt_run_cli.run("shaker.install_pinned", f"metrics_file={metrics_file}")
+    report, _ = runner_output(result)
+    assert result.returncode == 0 and report["success"] is True, result
+    samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(metrics_file.read_text()) for sample in family.samples}
+    base = (("saltenv", "base"),)
+    assert samples[("shaker_last_run_success", base)] == 1 and samples[("shaker_drift", base)] == 0
+    assert samples[("shaker_formulas_served", base)] == len(FORMULAS)
+    assert samples[("shaker_release_info", (("project_commit", ""), ("release", _served_release(project_dir)), ("saltenv", "base")))] == 1
+    # the runner's record says so too: its trigger
+    assert json.loads((project_dir / "vendor" / "deploy.json").read_text())["trigger"] == "runner"
+
+
 def test_minion_loads_the_formulas_modules_after_sync_all(first_install, salt_cli, salt_minion):
     synced = salt_cli.run("saltutil.sync_all", minion_tgt=salt_minion.id)
     assert synced.returncode == 0, synced
