@@ -9,7 +9,7 @@ from saltsuite import PROJECT_METADATA
 
 pytestmark = pytest.mark.salt
 
-FUNCTIONS = {"shaker.install", "shaker.install_pinned", "shaker.update", "shaker.check", "shaker.status"}
+FUNCTIONS = {"shaker.install", "shaker.install_pinned", "shaker.update", "shaker.check", "shaker.status", "shaker.served"}
 
 
 @pytest.fixture(scope="module")
