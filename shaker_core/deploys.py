@@ -64,10 +64,7 @@ def record_deploy(settings: Settings, started: float, report: AnyReport) -> None
         records.write_deploy(vendor, record)
     except OSError as exc:  # a full disk must not turn the run's own error into a traceback
         log.warning("Could not write the deploy record in %s: %s", vendor, exc.strerror or exc)
-    try:
-        metrics.write_metrics(settings)
-    except OSError as exc:
-        log.warning("Could not write the metrics file %s: %s", settings.metrics_file, exc.strerror or exc)
+    metrics.write_metrics(settings)
     told = {**report, "trigger": settings.trigger, **({"project_signer": settings.project_signer} if settings.project_signer else {})}
     sent = notify.notify(settings.notify, vendor, told, settings.project_commit)
     if sent and isinstance(report, dict):

@@ -6,6 +6,7 @@ runs that write at once both write the whole truth.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,8 @@ from .settings import Settings
 from .vendor import Vendor
 
 Sample = tuple[Mapping[str, str], float]
+log = logging.getLogger(__name__)
+
 FAMILIES = (  # name, type, help
     ("shaker_last_run_timestamp_seconds", "gauge", "When the last run of the saltenv finished (Unix time)."),
     ("shaker_last_run_duration_seconds", "gauge", "How long the last run of the saltenv took."),
@@ -34,15 +37,18 @@ FAMILIES = (  # name, type, help
 
 
 def write_metrics(settings: Settings) -> None:
-    """Rewrite ``settings.metrics_file`` (when set) from the deploy log and what is served."""
+    """Rewrite ``settings.metrics_file`` (when set) from the deploy log and what is served; a failure to write is only logged."""
     if settings.metrics_file is None:
         return
-    vendor = settings.root / "vendor"
-    text = render(collect(settings, vendor))
-    path = settings.metrics_file if settings.metrics_file.is_absolute() else settings.root / settings.metrics_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text)
-    os.chmod(path, 0o644)  # node_exporter usually runs as another user
+    path = settings.metrics_file.expanduser()
+    path = path if path.is_absolute() else settings.root / path
+    try:
+        text = render(collect(settings, settings.root / "vendor"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        os.chmod(path, 0o644)  # node_exporter usually runs as another user
+    except OSError as exc:  # monitoring must never fail the run it describes
+        log.warning("Could not write the metrics file %s: %s", path, exc.strerror or exc)
 
 
 def collect(settings: Settings, vendor: Path) -> dict[str, list[Sample]]:

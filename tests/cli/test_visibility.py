@@ -172,3 +172,11 @@ def test_the_metrics_file_after_a_success_and_a_failure(project: Path) -> None:
     assert after_failure[("shaker_drift", BASE)] == 1
     assert after_failure[("shaker_formulas_served", BASE)] == 2  # the last good release still serves
     assert sorted(p.name for p in (project / "metrics").iterdir()) == ["shaker.prom"]  # written atomically: no temporary left
+
+
+def test_a_metrics_file_that_cannot_be_written_never_fails_the_run(project: Path, forge: Forge) -> None:
+    (project / "shaker.yml").write_text(yaml.safe_dump({"source_template": forge.template, "metrics_file": "metadata.yml/shaker.prom"}))
+    result = ok(shaker("install", cwd=project))
+    assert (project / "vendor" / "_root" / DESCRIPTION).is_file()
+    assert "Could not write the metrics file" in result.err and "Traceback" not in result.err
+    assert ok(shaker("rollback", served(project), cwd=project)).out.startswith("Rolled back from")
