@@ -81,6 +81,11 @@ def test_every_matching_branch_is_deployed_as_its_saltenv_sharing_mirrors_and_st
         commit = os.path.basename(os.readlink(root / "vendor" / "_projects" / saltenv))
         assert commit == report["environments"][saltenv]["project_commit"]
         assert (root / "vendor" / "projects" / commit / "formula-requirements.txt").is_file()
+        # and each serves its own description: its saltenv, its branch's commit, its pins
+        described = json.loads((root / "vendor" / "_root" / saltenv / "_shaker" / "release.json").read_text())
+        assert (described["saltenv"], described["project_commit"]) == (saltenv, commit)
+        assert described["release"] == os.path.basename(os.readlink(root / "vendor" / "_root" / saltenv))
+        assert {name: formula["tag"] for name, formula in described["formulas"].items()} == served(root, saltenv)
     # one store entry per formula commit, whichever saltenvs use it: 4 formulas + firewall's older tag
     assert len([p for p in (root / "vendor" / "store").iterdir() if not p.name.startswith(".")]) == 5
     mirrors = [p for p in (root / "vendor" / "cache").rglob("*") if p.is_dir() and p.name.endswith(".git")]
