@@ -52,41 +52,42 @@ def write_metrics(settings: Settings) -> None:
 
 
 def collect(settings: Settings, vendor: Path) -> dict[str, list[Sample]]:
-    """Every family's samples."""
-    log = records.read_deploys(vendor)
-    saltenvs = sorted({record.get("saltenv") or "" for record in log} | set(Vendor(settings.root).served_saltenvs()))
+    """Every family's samples; a project serving one environment is saltenv ``base``, as Salt calls it."""
+    deploys = records.read_deploys(vendor)
+    served = set(Vendor(settings.root).served_saltenvs())
+    saltenvs = sorted({record.get("saltenv") or "base" for record in deploys} | served)
     found: dict[str, list[Sample]] = {name: [] for name, _, _ in FAMILIES}
     for saltenv in saltenvs:
-        mine = [record for record in log if (record.get("saltenv") or "") == saltenv]
-        label = {"saltenv": saltenv or "base"}
-        _runs(found, label, mine)
-        _served(found, label, replace(settings, saltenv=saltenv or None))
+        label = {"saltenv": saltenv}
+        _runs(found, label, [record for record in deploys if (record.get("saltenv") or "base") == saltenv])
+        _served(found, label, replace(settings, saltenv=saltenv), saltenv in served)
     found["shaker_pending_syncs"].append(({}, float(len(coalesce.pending(vendor)))))
     return found
 
 
-def _runs(found: dict[str, list[Sample]], label: Mapping[str, str], log: list[dict[str, Any]]) -> None:
-    if not log:
+def _runs(found: dict[str, list[Sample]], label: Mapping[str, str], deploys: list[dict[str, Any]]) -> None:
+    if not deploys:
         return
-    last = log[-1]
+    last = deploys[-1]
     found["shaker_last_run_timestamp_seconds"].append((label, float(last.get("finished") or 0)))
     found["shaker_last_run_duration_seconds"].append((label, max(0.0, float(last.get("finished") or 0) - float(last.get("started") or 0))))
     found["shaker_last_run_success"].append((label, 1.0 if last.get("success") else 0.0))
-    good = [record for record in log if record.get("success")]
+    good = [record for record in deploys if record.get("success")]
     if good:
         found["shaker_last_success_timestamp_seconds"].append((label, float(good[-1].get("finished") or 0)))
-    for outcome, count in (("success", len(good)), ("failure", len(log) - len(good))):
+    for outcome, count in (("success", len(good)), ("failure", len(deploys) - len(good))):
         found["shaker_runs_total"].append(({**label, "outcome": outcome}, float(count)))
     kinds: dict[str, int] = {}
-    for record in log:
+    for record in deploys:
         if not record.get("success"):
             kinds[record.get("error") or "unknown"] = kinds.get(record.get("error") or "unknown", 0) + 1
     for kind, count in sorted(kinds.items()):
         found["shaker_failures_total"].append(({**label, "kind": kind}, float(count)))
 
 
-def _served(found: dict[str, list[Sample]], label: Mapping[str, str], settings: Settings) -> None:
-    vendor = Vendor(settings.root, saltenv=settings.saltenv if settings.saltenv in Vendor(settings.root).served_saltenvs() else None)
+def _served(found: dict[str, list[Sample]], label: Mapping[str, str], settings: Settings, own_link: bool) -> None:
+    """What the saltenv serves: from ``_root/<saltenv>`` when it has its own link, else from ``_root`` itself."""
+    vendor = Vendor(settings.root, saltenv=settings.saltenv if own_link else None)
     release = vendor.current_id()
     info = vendor.release_info(release) if release else None
     found["shaker_formulas_served"].append((label, float(len(info.formulas) if info else 0)))

@@ -180,3 +180,14 @@ def test_a_metrics_file_that_cannot_be_written_never_fails_the_run(project: Path
     assert (project / "vendor" / "_root" / DESCRIPTION).is_file()
     assert "Could not write the metrics file" in result.err and "Traceback" not in result.err
     assert ok(shaker("rollback", served(project), cwd=project)).out.startswith("Rolled back from")
+
+
+def test_one_environment_and_an_explicit_base_are_one_series(project: Path) -> None:
+    """A run without a saltenv and one with --saltenv base describe the same environment: one series, not two (a duplicate is invalid)."""
+    ok(shaker("install", cwd=project))
+    refused = shaker("install", "--saltenv", "base", cwd=project)  # no environments declared: refused, and recorded
+    assert refused.code == 2, str(refused)
+    text = (project / "metrics" / "shaker.prom").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("shaker_runs_total")]
+    assert lines == ['shaker_runs_total{outcome="success",saltenv="base"} 1', 'shaker_runs_total{outcome="failure",saltenv="base"} 1']
+    assert [line for line in text.splitlines() if line.startswith("shaker_last_run_success")] == ['shaker_last_run_success{saltenv="base"} 0']
