@@ -3,7 +3,9 @@
 Checked against resolvelib 1.2.1 (the declared minimum, run by .ci/run's
 minimum-versions suite) and the release pinned in .ci/constraints.txt (the main
 suite). What is used: ``resolvers.Resolution`` (to keep the pins that hang from
-the root without resolvelib's recursive walk), ``resolvers.Result`` and
+the root without resolvelib's recursive walk, and to make its rounds cheaper:
+``_push_new_state``, ``_is_current_pin_satisfying``, ``state`` and ``_states``,
+with ``resolution.State``), ``resolvers.Result`` and
 ``resolvers.criterion.Criterion`` (the fast path builds resolvelib's own result),
 and ``structs`` (the graph and the requirement information).
 """
@@ -14,6 +16,7 @@ from typing import Any, Callable
 import resolvelib
 from resolvelib.resolvers import Result
 from resolvelib.resolvers.criterion import Criterion
+from resolvelib.resolvers.resolution import State
 from resolvelib.structs import DirectedGraph, RequirementInformation
 
 __all__ = ["Criterion", "DirectedGraph", "RequirementInformation", "Result", "run"]
@@ -42,6 +45,13 @@ class _Resolution(resolvelib.resolvers.Resolution):
     def __init__(self, provider: Any, reporter: Any) -> None:
         super().__init__(provider, reporter)
         self._answers: dict[Any, tuple[Any, bool]] = {}
+
+    def _push_new_state(self) -> None:
+        # resolvelib keeps a copy of the pins for every round it may backjump to, as an OrderedDict: a
+        # node per pin on top of the table. A dict keeps insertion order and pops the newest pin too
+        # (all resolvelib asks of it), in about half the memory.
+        base = self._states[-1]
+        self._states.append(State(mapping=dict(base.mapping), criteria=base.criteria.copy(), backtrack_causes=base.backtrack_causes[:]))
 
     def _is_current_pin_satisfying(self, name: Any, criterion: Any) -> bool:
         pin = self.state.mapping.get(name)
