@@ -21,6 +21,7 @@ the conflict and go back to the tempting formula's previous tag.
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,20 +64,28 @@ def _level(index: int, count: int) -> int:
     return min(LEVELS - 1, index * LEVELS // max(count, 1))
 
 
+@functools.lru_cache(maxsize=8)
+def _levels(count: int) -> tuple[range, ...]:
+    """The formulas of each level: consecutive indexes, so a range (looked up once per forge size)."""
+    starts = [next((j for j in range(count) if _level(j, count) >= level), count) for level in range(LEVELS)]
+    return tuple(range(start, end) for start, end in zip(starts, starts[1:] + [count], strict=True))
+
+
 def dependencies(index: int, count: int, kind: str = "plain", newest: bool = False, tags: int = 5) -> list[str]:
     """Up to 3 formulas of the next level: with a range the newest tags satisfy, or (backtrack) holding some back."""
     level = _level(index, count)
     if level == LEVELS - 1:
         return []
-    next_level = [j for j in range(count) if _level(j, count) == level + 1]
+    next_level = _levels(count)[level + 1]
     picks = sorted({next_level[(index * 7 + k * 13) % len(next_level)] for k in range(3)})
     kinds = [">=v1.0.0", "<v99.0.0", ">=v1.1.0,<v50.0.0"]
     if kind == "plain":
         return [f"{ORG}/f{j}-formula{kinds[(index + j) % 3]}" for j in picks]
     found = [f"{ORG}/f{j}-formula{_holding(j, count) if held(j, count) else kinds[(index + j) % 3]}" for j in picks]
-    tempted = [j for j in next_level if held(j, count) and j not in picks]
-    if newest and tempting(index, count) and tempted:
-        found.append(f"{ORG}/f{tempted[index % len(tempted)]}-formula>=v1.{tags - 1}.0")  # what every holder forbids
+    if newest and tempting(index, count):
+        tempted = [j for j in next_level if held(j, count) and j not in picks]
+        if tempted:
+            found.append(f"{ORG}/f{tempted[index % len(tempted)]}-formula>=v1.{tags - 1}.0")  # what every holder forbids
     return found
 
 

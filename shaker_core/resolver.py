@@ -9,54 +9,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import resolvelib
-from packaging.version import Version
 
 from . import resolvelib_seam as seam
+from .candidates import Candidate, CandidateFinder, Index, satisfies
 from .conflicts import Explainer
 from .errors import LimitExceeded, ManifestError, ResolutionConflict
+from .fail_first import FailFirst
 from .fastpath import resolve_without_conflicts
 from .manifest import Manifest, Requirement
 from .pin_order import PinOrder, Preference, requirement_sort_key
 from .resolvelib_seam import RequirementInformation, Result
 from .sources import redact
-from .versions import Constraint, RefKind, version_tags
+from .versions import Constraint, RefKind
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROUNDS = 10_000
 DEFAULT_MAX_FORMULAS = 5_000
 MAX_STALE_RETRIES = 10
-
-
-class Index(Protocol):
-    """Where the resolver learns about formulas; the git cache implements it."""
-
-    def versions(self, source: str) -> Mapping[str, str]:
-        """Every tag of the repository at ``source``, mapped to the commit it names."""
-
-    def branches(self, source: str) -> Mapping[str, str]:
-        """Every branch of the repository at ``source``, mapped to its head commit."""
-
-    def manifest_at(self, source: str, commit: str) -> Manifest:
-        """The metadata.yml of the repository at a commit (an empty Manifest when it has none)."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Candidate:
-    """One pinnable state of a formula: a tag, a branch head or a commit."""
-
-    name: str
-    ref: str
-    kind: RefKind
-    commit: str
-    source: str
-    version: Version | None = None
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.ref}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,12 +133,17 @@ class _Provider(resolvelib.AbstractProvider):
         self.unused_overrides = set(self.overrides)
         self.seen: set[str] = set()
         self._satisfied: dict[tuple[str, str, str, str, str, str], bool] = {}
+        self.finder = CandidateFinder(index)
+        self._sources = _sources_by_name(project)
         self.order = PinOrder()
+        self.fail_first: FailFirst | None = None  # resolvelib's search only: the fast path never meets a conflict
+        self._doomed: set[str] = set()
 
     def fresh(self) -> _Provider:
-        """A provider with no search state that shares the manifests already read."""
+        """A provider with no search state that shares the manifests already read, for resolvelib's search."""
         again = _Provider(self.project, self.index, self.default_source, self.preferred, self.max_formulas, self.banned)
-        again.manifests = self.manifests
+        again.manifests, again.finder = self.manifests, self.finder.sharing_tags()
+        again.fail_first = FailFirst()
         return again
 
     # -- the resolvelib contract (called by keyword: keep the signatures) --
@@ -188,7 +166,7 @@ class _Provider(resolvelib.AbstractProvider):
             by_ref = override.constraint.kind in ("rev", "branch")
         else:
             by_ref = any(info.requirement.constraint.kind in ("rev", "branch") for info in information[identifier])
-        return self.order.preference(identifier, in_causes, by_ref)
+        return self.order.preference(identifier, in_causes, by_ref, identifier in self._doomed)
 
     def narrow_requirement_selection(
         self,
@@ -198,7 +176,10 @@ class _Provider(resolvelib.AbstractProvider):
         information: Mapping[str, Iterator[RequirementInformation]],
         backtrack_causes: Sequence[RequirementInformation],
     ) -> list[str]:
-        return self.order.narrow(identifiers, {cause.requirement.name for cause in backtrack_causes})
+        names = list(identifiers)
+        if self.fail_first is not None:
+            self._doomed = self.fail_first.doomed(set(names), lambda name: self._must_conflict(name, candidates))
+        return self.order.narrow(names, {cause.requirement.name for cause in backtrack_causes}, self._doomed)
 
     def find_matches(
         self,
@@ -212,24 +193,58 @@ class _Provider(resolvelib.AbstractProvider):
         source = self.agreed_source(identifier, wanted)
         if source is None:
             return []  # asked for from two sources: resolvelib backtracks, and explain() names both
-        found = [c for c in self.candidates(identifier, source, constraints) if c not in excluded and c not in self.banned]
-        return self._prefer_locked(identifier, found)
+        found = self._prefer_locked(identifier, [c for c in self.candidates(identifier, source, constraints) if c not in excluded and c not in self.banned])
+        if self.fail_first is not None:
+            self._watch(identifier, found)
+        return found
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         # resolvelib asks this for every pin in every round: memoise on cheap string keys
         key = (requirement.name, requirement.constraint.text, requirement.source or "", candidate.ref, candidate.commit, candidate.source)
         known = self._satisfied.get(key)
         if known is None:
-            known = _satisfies(self._effective(requirement), candidate) and self.requirement_source(requirement) == candidate.source
+            known = satisfies(self._effective(requirement), candidate) and self.requirement_source(requirement) == candidate.source
             self._satisfied[key] = known
         return known
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
-        manifest = self.manifest(candidate)
-        children = [r for r in manifest.requirements if r.name not in (candidate.name, self.project.name)]
+        children = self._children(candidate)
         for requirement in children:
             self._note_parent(requirement, candidate)
+        if self.fail_first is not None:
+            self.fail_first.asked(r.name for r in children)
         return sorted(children, key=requirement_sort_key)
+
+    def _children(self, candidate: Candidate) -> list[Requirement]:
+        return [r for r in self.manifest(candidate).requirements if r.name not in (candidate.name, self.project.name)]
+
+    # -- fail first (see fail_first.py) --
+
+    def _watch(self, identifier: str, found: list[Candidate]) -> None:
+        assert self.fail_first is not None
+        if not found:
+            self.fail_first.armed = True
+        elif (children := self._lookahead(found[0])) is not None:
+            self.fail_first.watch(identifier, found[0], lambda: [r.name for r in children])
+
+    def _lookahead(self, candidate: Candidate) -> list[Requirement] | None:
+        """What a candidate not yet pinned needs; None when its manifest is bad (the search reports that if it gets there)."""
+        try:
+            return self._children(candidate)
+        except ManifestError:
+            return None
+
+    def _must_conflict(self, name: str, candidates: Mapping[str, Iterable[Candidate]]) -> bool:
+        """Whether each candidate left for ``name`` needs of some formula already asked for what no candidate left for it allows."""
+        left = list(candidates[name])
+        return bool(left) and all(self._needs_the_impossible(candidate, candidates) for candidate in left)
+
+    def _needs_the_impossible(self, candidate: Candidate, candidates: Mapping[str, Iterable[Candidate]]) -> bool:
+        children = self._lookahead(candidate)
+        return children is not None and any(
+            child.name in candidates and not any(self.is_satisfied_by(child, other) for other in candidates[child.name])
+            for child in children
+        )
 
     # -- inputs --
 
@@ -270,7 +285,7 @@ class _Provider(resolvelib.AbstractProvider):
         override = self.overrides.get(identifier)
         if override is not None and override.source:
             return override.source
-        stated = sorted({r.source for r in self.project.requirements if r.name == identifier and r.source})
+        stated = self._sources.get(identifier, [])
         if len(stated) > 1:
             raise ResolutionConflict(
                 f"{identifier} is asked for from two sources, {redact(stated[0])} and {redact(stated[1])}; "
@@ -293,38 +308,7 @@ class _Provider(resolvelib.AbstractProvider):
     # -- candidates --
 
     def candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
-        kinds = {constraint.kind for constraint in constraints} - {"any"}
-        if kinds == {"rev"}:
-            return self._rev_candidates(name, source, constraints)
-        if kinds == {"branch"}:
-            return self._branch_candidates(name, source, constraints)
-        if kinds - {"version"}:
-            return []
-        return self._tag_candidates(name, source, constraints)
-
-    def _rev_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
-        commits = {c.target.lower() for c in constraints if c.kind == "rev"}
-        if len(commits) != 1:
-            return []
-        commit = commits.pop()
-        return [Candidate(name=name, ref=commit, kind="rev", commit=commit, source=source)]
-
-    def _branch_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
-        targets = {c.target for c in constraints if c.kind == "branch"}
-        if len(targets) != 1:
-            return []
-        branch = targets.pop()
-        commit = self.index.branches(source).get(branch)
-        return [Candidate(name=name, ref=branch, kind="branch", commit=commit, source=source)] if commit else []
-
-    def _tag_candidates(self, name: str, source: str, constraints: list[Constraint]) -> list[Candidate]:
-        tags = self.index.versions(source)
-        prereleases = any(constraint.names_prerelease for constraint in constraints)
-        return [
-            Candidate(name=name, ref=tag, kind="tag", commit=tags[tag], source=source, version=version)
-            for tag, version in version_tags(tags)
-            if all(constraint.allows(version, prereleases) for constraint in constraints)
-        ]
+        return self.finder.find(name, source, constraints)
 
     def _prefer_locked(self, name: str, found: list[Candidate]) -> list[Candidate]:
         locked = self.preferred.get(name)
@@ -377,19 +361,17 @@ class _Provider(resolvelib.AbstractProvider):
         wanted = [info.requirement for info in _live(result.criteria[name].information, result.mapping)]
         return self.agreed_source(name, wanted) or self.source_of_name(name), self.constraints(name, wanted)
 
+def _sources_by_name(project: Manifest) -> dict[str, list[str]]:
+    """The sources the project's own dependencies give each formula, sorted."""
+    found: dict[str, set[str]] = {}
+    for requirement in project.requirements:
+        if requirement.source:
+            found.setdefault(requirement.name, set()).add(requirement.source)
+    return {name: sorted(sources) for name, sources in found.items()}
+
+
 def _live(
     information: Iterable[RequirementInformation], mapping: Mapping[str, Candidate]
 ) -> list[RequirementInformation]:
     """The requirements asked by the project or by a candidate in the result."""
     return [info for info in information if info.parent is None or mapping.get(info.parent.name) == info.parent]
-
-
-def _satisfies(constraint: Constraint, candidate: Candidate) -> bool:
-    kind = constraint.kind
-    if kind == "any":
-        return True
-    if kind == "rev":
-        return candidate.commit.lower() == constraint.target.lower()
-    if kind == "branch":
-        return candidate.kind == "branch" and candidate.ref == constraint.target
-    return candidate.version is not None and constraint.allows(candidate.version, prereleases=True)
