@@ -1,6 +1,6 @@
 """Benchmark salt-shaker on a generated forge, next to the git floors.
 
-    python bench/run.py [--sizes 20,100,300] [--tags 5] [--runs 3] [--forges plain,backtrack] [--workdir DIR]
+    python bench/run.py [--sizes 20,100,300] [--tags 5] [--runs 3] [--forges plain,backtrack] [--workdir DIR] [--no-peers]
 
 For each forge kind and size N it generates a deterministic forge (bench/forge.py:
 N small formulas with _modules/ on a 4-level dependency DAG, plus one big
@@ -50,6 +50,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import forge as forge_module  # noqa: E402
 from helpers.http_git import GitHttpServer  # noqa: E402  (the test suite's smart-HTTP server, reused)
 
+PEERS_LEFT_OUT = False
 SHAKER = [sys.executable, "-m", "shaker_core.cli"]
 R10K = shutil.which("r10k")
 GALAXY = shutil.which("ansible-galaxy") or next((str(p) for p in [Path(sys.executable).with_name("ansible-galaxy")] if p.exists()), None)
@@ -299,6 +300,9 @@ def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held
         added = figures["runner-warm"].wall - figures["salt-run-base"].wall
         print(f"  runner: salt-run shaker.install_pinned {figures['runner-warm'].wall:.2f}s, salt-run test.arg {figures['salt-run-base'].wall:.2f}s:"
               f" the runner function adds {added:+.2f}s to salt-run's own start; the command line takes {figures['warm'].wall:.2f}s")
+    if PEERS_LEFT_OUT:
+        print("  peers left out (--no-peers)")
+        return
     if not R10K:
         print("  r10k not installed: apt-get install r10k")
     if not GALAXY:
@@ -316,7 +320,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where forges and projects go (default: a temp dir)")
     parser.add_argument("--salt", action="store_true", help="also time salt-run shaker.install_pinned (needs salt installed)")
     parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
+    parser.add_argument("--no-peers", action="store_true", help="leave out r10k and ansible-galaxy (for N=3000 by hand: r10k alone takes many minutes)")
     args = parser.parse_args()
+    if args.no_peers:
+        global R10K, GALAXY, PEERS_LEFT_OUT
+        R10K = GALAXY = None
+        PEERS_LEFT_OUT = True
     # pip compiles bytecode when it installs a package; an editable checkout (or PYTHONDONTWRITEBYTECODE)
     # would otherwise compile salt-shaker at every start and time the compiler, not salt-shaker
     compileall.compile_dir(str(HERE.parent / "shaker_core"), quiet=1)

@@ -5,7 +5,8 @@ minimum-versions suite) and the release pinned in .ci/constraints.txt (the main
 suite). What is used: ``resolvers.Resolution`` (to keep the pins that hang from
 the root without resolvelib's recursive walk, and to make its rounds cheaper:
 its round loop ``resolve``, ``_push_new_state``, ``_is_current_pin_satisfying``,
-``_patch_criteria``, ``_add_to_criteria``, and the steps the loop takes:
+``_patch_criteria``, ``_add_to_criteria``, ``_save_state`` (past states are kept
+frozen, search_states.py), and the steps the loop takes:
 ``_attempt_to_pin_criterion``, ``_backjump``, ``_extract_causes``,
 ``_remove_information_from_criteria``, ``_get_preference``, ``_rollback_states``
 with ``_optimistic_backjumping_ratio`` and ``_save_states``, ``state`` and
@@ -23,6 +24,8 @@ from resolvelib.resolvers import RequirementsConflicted, ResolutionImpossible, R
 from resolvelib.resolvers.criterion import Criterion
 from resolvelib.resolvers.resolution import State
 from resolvelib.structs import DirectedGraph, IteratorMapping, RequirementInformation
+
+from .search_states import FrozenState
 
 __all__ = ["Criterion", "DirectedGraph", "RequirementInformation", "Result", "run"]
 
@@ -58,6 +61,7 @@ class _Resolution(resolvelib.resolvers.Resolution):
         self._answers: dict[Any, tuple[Any, bool]] = {}
         self._unsatisfied: dict[Any, None] | None = None  # None: count them again from the criteria
         self._asked: set[Any] = set()  # the names the current pin attempt asked for
+        self._top_replaced = False  # the top is not its base plus one round's change (after a backjump or a roll back)
 
     def resolve(self, requirements: Iterable[Any], max_rounds: int) -> Any:
         if self._states:
@@ -68,8 +72,7 @@ class _Resolution(resolvelib.resolvers.Resolution):
         for round_index in range(max_rounds):
             self._r.starting_round(index=round_index)
             if self._optimistic_backjumping_ratio and self._save_states is not None and clock.expired(round_index, max_rounds, self._optimistic_backjumping_ratio):
-                self._rollback_states()
-                self._unsatisfied = None
+                self._roll_back()
                 continue
             unsatisfied = self._unsatisfied_names()
             if not unsatisfied:
@@ -98,7 +101,7 @@ class _Resolution(resolvelib.resolvers.Resolution):
         self._asked = set()
         failure = self._attempt_to_pin_criterion(name)
         if failure:
-            self._unsatisfied = None
+            self._unsatisfied, self._top_replaced = None, True
             self._conflict(self._extract_causes(failure))
             return
         criteria = self.state.criteria
@@ -108,6 +111,8 @@ class _Resolution(resolvelib.resolvers.Resolution):
                        and not self._is_current_pin_satisfying(key, criteria[key])}
         self._remove_information_from_criteria(criteria, invalidated)
         self._push_new_state()
+        self._freeze_last_round(name, asked, whole=self._top_replaced or bool(invalidated))
+        self._top_replaced = False
         if invalidated:
             self._unsatisfied = None
             return
@@ -140,7 +145,7 @@ class _Resolution(resolvelib.resolvers.Resolution):
                 raise
             success = False
         if not success and self._optimistic_backjumping_ratio and self._save_states:
-            self._rollback_states()
+            self._roll_back()
             return
         self.state.backtrack_causes[:] = causes
         if not success:
@@ -151,11 +156,34 @@ class _Resolution(resolvelib.resolvers.Resolution):
         super()._add_to_criteria(criteria, requirement, parent)
 
     def _push_new_state(self) -> None:
-        # resolvelib keeps a copy of the pins for every round it may backjump to, as an OrderedDict: a
-        # node per pin on top of the table. A dict keeps insertion order and pops the newest pin too
-        # (all resolvelib asks of it), in about half the memory.
+        # the pins as a dict, not resolvelib's OrderedDict: it keeps insertion order and pops the newest pin
+        # too (all resolvelib asks of it), in half the memory. A frozen base rebuilds fresh dicts.
         base = self._states[-1]
-        self._states.append(State(mapping=dict(base.mapping), criteria=base.criteria.copy(), backtrack_causes=base.backtrack_causes[:]))
+        mapping, criteria = base.rebuild() if isinstance(base, FrozenState) else (dict(base.mapping), base.criteria.copy())
+        self._states.append(State(mapping=mapping, criteria=criteria, backtrack_causes=base.backtrack_causes[:]))
+
+    def _freeze_last_round(self, name: Any, asked: list[Any], whole: bool) -> None:
+        """Keep the state the round just finished (below the new top) as its change over the state below it."""
+        done = self._states[-2]
+        below = self._states[-3] if len(self._states) >= 3 else None
+        frozen = FrozenState.of(done, below, (name, done.mapping[name]), {key: done.criteria[key] for key in asked}, whole)
+        self._states[-2] = frozen  # type: ignore[call-overload]  # a State to every reader: mapping, criteria, backtrack_causes
+
+    def _save_state(self) -> None:
+        # resolvelib copies every state before an optimistic backjump; a frozen one's copy shares what it is rebuilt from
+        if self._save_states is None:
+            self._save_states = [state.copy() if isinstance(state, FrozenState) else
+                                 State(mapping=dict(state.mapping), criteria=state.criteria.copy(), backtrack_causes=state.backtrack_causes[:])
+                                 for state in self._states]
+
+    def _roll_back(self) -> None:
+        """Back to the states saved before optimistic backjumping; the top is worked on in place, so it is a real one."""
+        self._rollback_states()
+        top = self._states[-1]
+        if isinstance(top, FrozenState):
+            mapping, criteria = top.rebuild()
+            self._states[-1] = State(mapping=mapping, criteria=criteria, backtrack_causes=top.backtrack_causes[:])
+        self._unsatisfied, self._top_replaced = None, True
 
     def _patch_criteria(self, incompatibilities_from_broken: list[tuple[Any, list[Any]]]) -> bool:
         # resolvelib 1.2.1 adds the broken state's incompatibilities to the criterion's own, which already hold them when
