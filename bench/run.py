@@ -288,7 +288,8 @@ def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held
     print("ratios (peer wall / salt-shaker wall, median of per-round ratios; above 1 means salt-shaker is faster):")
     for ours, peers in OURS.items():
         cells = [f"{peer} {per_round(rounds, peer, ours):.2f}x" for peer in peers if peer in figures]
-        print(f"  {ours:<6} vs " + ", ".join(cells))
+        if cells:
+            print(f"  {ours:<6} vs " + ", ".join(cells))
     print(f"  cold   is {per_round(rounds, 'cold', 'clone-8'):.2f}x the 8-way shallow-clone floor (target at most 1.5x)")
     print(f"  per formula: cold {figures['cold'].wall / (size + 1) * 1000:.1f} ms, warm {figures['warm'].wall / (size + 1) * 1000:.2f} ms; "
           f"peak memory of salt-shaker {max(figures[name].rss_mb for name in ('cold', 'warm', 'bump', 'check')):.0f} MB")
