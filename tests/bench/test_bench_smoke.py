@@ -86,6 +86,14 @@ def test_the_benchmark_runs_over_delayed_smart_http(tmp_path):
     assert "FAIL" not in done.stdout and "cold   is " in done.stdout
 
 
+def test_the_benchmark_can_leave_the_peers_out_for_the_largest_sizes(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "6", "--runs", "1", "--forges", "plain", "--no-peers",
+                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "peers left out (--no-peers)" in done.stdout and "r10k" not in done.stdout and "galaxy" not in done.stdout, done.stdout
+    assert "FAIL" not in done.stdout and "per formula: cold " in done.stdout
+
+
 def test_the_resolver_bench_resolves_the_backtracking_forge_graph_with_held_formulas():
     """bench/resolve.py --forge backtrack: every formula pinned, and some held below their newest tag (it really backtracks)."""
     sys.path.insert(0, str(BENCH.parent))
