@@ -42,14 +42,15 @@ class _Budget(resolvelib.BaseReporter):
 
 
 class _Resolution(resolvelib.resolvers.Resolution):
-    """resolvelib's Resolution, taking the same rounds to the same answer at a cost that does not grow with the graph.
+    """resolvelib's Resolution, taking the same rounds to the same answer without re-checking every pin twice a round.
 
     Each round resolvelib asks, for every formula, whether its pin satisfies all that is asked of
     it, twice: three thousand formulas over three thousand rounds is eighteen million checks, nearly
     all repeated. Here the round loop keeps the unsatisfied names up to date instead: a round that
     pins a formula changes only what that pin asks for, and after a backjump (rare) they are
     counted again. The check itself is kept per criterion (a criterion is never changed once built,
-    only replaced, so it is compared by identity) with the pin it was given for.
+    only replaced, so it is compared by identity) with the pin it was given for. Past states are
+    kept as each round's change (search_states.py), not as a copy of every pin per round.
 
     resolvelib offers the unsatisfied names in the order of its criteria; here they come in another
     (deterministic) order, which is the same search because the provider's choice depends on the
