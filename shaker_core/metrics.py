@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -77,10 +78,7 @@ def _runs(found: dict[str, list[Sample]], label: Mapping[str, str], deploys: lis
         found["shaker_last_success_timestamp_seconds"].append((label, float(good[-1].get("finished") or 0)))
     for outcome, count in (("success", len(good)), ("failure", len(deploys) - len(good))):
         found["shaker_runs_total"].append(({**label, "outcome": outcome}, float(count)))
-    kinds: dict[str, int] = {}
-    for record in deploys:
-        if not record.get("success"):
-            kinds[record.get("error") or "unknown"] = kinds.get(record.get("error") or "unknown", 0) + 1
+    kinds = Counter(record.get("error") or "unknown" for record in deploys if not record.get("success"))
     for kind, count in sorted(kinds.items()):
         found["shaker_failures_total"].append(({**label, "kind": kind}, float(count)))
 

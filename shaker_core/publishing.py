@@ -134,9 +134,7 @@ def already_served(settings: Settings, served: ReleaseInfo | None, new: LockFile
     """
     if served is None or not served.description:
         return False
-    context = release_context(settings)
-    purpose = (served.description.get("saltenv"), served.description.get("project_commit"), served.description.get("project_signer"))
-    if purpose != (context.saltenv, context.project_commit, context.project_signer):
+    if Context.of(served.description) != release_context(settings):
         return False
     pinned = {name: (rec.get("ref"), rec.get("commit"), rec.get("source")) for name, rec in served.formulas.items()}
     return pinned == {e.name: (e.ref, e.commit, settings.source_of(e)) for e in new.entries}

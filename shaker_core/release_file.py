@@ -28,6 +28,12 @@ class Context:
     project_commit: str | None = None
     project_signer: str | None = None
 
+    @classmethod
+    def of(cls, description: Mapping[str, Any]) -> Context:
+        """The context a release description records."""
+        return cls(saltenv=description.get("saltenv"), project_commit=description.get("project_commit"),
+                   project_signer=description.get("project_signer"))
+
     def id_lines(self) -> list[str]:
         """What the release id digests of the context (nothing when none is set, as for a plain install)."""
         return [f"{key} {value}" for key, value in (("saltenv", self.saltenv), ("project", self.project_commit),
