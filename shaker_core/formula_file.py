@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from packaging.version import InvalidVersion, Version
 
 from .errors import ManifestError
-from .manifest import Manifest, Requirement
+from .manifest import Manifest, Requirement, parse_manifest
 from .yamlsafe import DEFAULT_MAX_BYTES, load_yaml
 
 FILENAME = "FORMULA"
+MANIFEST_FILE = "metadata.yml"
 _DEP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -55,6 +57,22 @@ def parse(data: bytes | str, path: str = FILENAME, max_bytes: int = DEFAULT_MAX_
         minimum_version=_text(document.get("minimum_version")),
         dependencies=_dependencies(document.get("dependencies"), path),
     )
+
+
+def manifest_at(read: Callable[[str], bytes | None], commit: str, label: str, *, org: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Manifest:
+    """A formula's manifest at ``commit``: its metadata.yml, completed from its FORMULA file when that names no exports.
+
+    ``read`` gives a file's bytes at the commit (None when absent); ``label`` names the formula in messages.
+    """
+    data = read(MANIFEST_FILE)
+    if data is None:
+        manifest = Manifest(path=f"{label}@{commit[:12]}:{MANIFEST_FILE}")
+    else:
+        manifest = parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False, max_bytes=max_bytes)
+    formula = read(FILENAME) if not manifest.exports else None
+    if formula is None:
+        return manifest
+    return merge(manifest, parse(formula, f"{FILENAME} at {commit[:12]}", max_bytes=max_bytes), org)
 
 
 def merge(manifest: Manifest, formula: FormulaFile, org: str) -> Manifest:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import stat
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,15 +21,25 @@ from . import faults, formula_file, interrupts
 from .errors import GitError, LayoutError, ManifestError
 from .gitauth import Credentials
 from .gitfetch import Fetcher, describe, flock, scrub, set_timeouts
-from .gitobjects import SignedParts, TreeWriter, blob_data, blob_size, collect_entries, mirror_name, peel_commit, signed_parts
-from .manifest import Manifest, parse_manifest
+from .gitobjects import (
+    SignedParts,
+    TreeWriter,
+    blob_data,
+    blob_size,
+    collect_entries,
+    is_commit_object,
+    mirror_name,
+    mirror_present,
+    peel_commit,
+    signed_parts,
+)
+from .manifest import Manifest
 from .progress import RunProgress
 from .sources import allowed, check_url, name_from_url, redact
 from .yamlsafe import DEFAULT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FILE = "metadata.yml"
 FetchPolicy = Literal["always", "missing"]  # always: each mirror once per run; missing: only mirrors that lack what is asked
 MAX_LINK_BYTES = 4096  # PATH_MAX: no file system follows a longer symlink target
 MODE_TREE, MODE_LINK, MODE_COMMIT, MODE_EXEC = 0o040000, 0o120000, 0o160000, 0o100755
@@ -104,24 +113,24 @@ class GitCache:
         Only a real directory (or nothing) is accepted there: a symlink is never followed,
         since a fetch would rewrite the refs of whatever repository it points at.
         """
+        path = self._path_of(url)
+        mirror_present(path)
+        return path
+
+    def mirrored(self, url: str) -> bool:
+        """Whether the mirror of ``url`` is cached (an open one is; else one ``lstat``, judged as :meth:`mirror_path` judges it)."""
+        return url in self._repos or mirror_present(self._path_of(url))
+
+    def _path_of(self, url: str) -> Path:
         path = self._mirror_paths.get(url)
         if path is None:
             path = self._mirror_paths[url] = self.cache_dir / mirror_name(url)
-        try:
-            mode = os.lstat(path).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            return path
-        if stat.S_ISLNK(mode):
-            raise LayoutError(f"The cached mirror {path} is a symlink; salt-shaker never follows one (a fetch would rewrite the repository it points at): "
-                              "remove the link and run again.")
-        if not stat.S_ISDIR(mode):
-            raise LayoutError(f"The cached mirror {path} is not a directory; remove it and run again (salt-shaker fetches the mirror afresh).")
         return path
 
     def prefetch(self, urls: Iterable[str]) -> None:
         """Start fetching, in the background (bounded pool), every URL the fetch policy says to fetch."""
         for url in urls:
-            if self.fetch_policy == "always" or not self.mirror_path(url).exists():
+            if self.fetch_policy == "always" or not self.mirrored(url):
                 self._fetch_future(url)
 
     def refresh(self, urls: Iterable[str]) -> None:
@@ -169,7 +178,7 @@ class GitCache:
             return self._fetches[url]
 
     def _wait(self, url: str) -> None:
-        if not self._wait_inflight(url) and (self.fetch_policy == "always" or not self.mirror_path(url).exists()):
+        if not self._wait_inflight(url) and (self.fetch_policy == "always" or not self.mirrored(url)):
             self._fetch_future(url).result()
 
     def _wait_inflight(self, url: str) -> bool:
@@ -242,10 +251,9 @@ class GitCache:
             repo = self._repos.get(url)
             if repo is None:
                 self._check_source(url)  # a mirror already in a shared cache is read without a fetch
-                path = self.mirror_path(url)
-                if not path.exists():
+                if not self.mirrored(url):
                     raise GitError(f"{describe(url)} is not in the cache; fetch it first.", url=redact(url))
-                repo = pygit2.Repository(str(path))
+                repo = pygit2.Repository(str(self._path_of(url)))
                 self._repos[url] = repo
             return repo
 
@@ -278,29 +286,21 @@ class GitCache:
         return known
 
     def _read_manifest(self, source: str, commit: str) -> Manifest:
-        data = self.read_file(source, commit, MANIFEST_FILE)
-        if data is None:
-            manifest = Manifest(path=f"{name_from_url(source) or redact(source)}@{commit[:12]}:{MANIFEST_FILE}")
-        else:
-            manifest = parse_manifest(data, f"{MANIFEST_FILE} at {commit[:12]}", root=False, max_bytes=self.max_manifest_bytes)
-        formula = self.read_file(source, commit, formula_file.FILENAME) if not manifest.exports else None
-        if formula is None:
-            return manifest
-        info = formula_file.parse(formula, f"{formula_file.FILENAME} at {commit[:12]}", max_bytes=self.max_manifest_bytes)
-        org = (name_from_url(source) or "/").split("/")[0]
-        return formula_file.merge(manifest, info, org)
+        name = name_from_url(source)
+        return formula_file.manifest_at(lambda path: self.read_file(source, commit, path), commit, name or redact(source),
+                                        org=(name or "/").split("/")[0], max_bytes=self.max_manifest_bytes)
 
     # -- reading and exporting --
 
     def has_commit(self, url: str, commit: str) -> bool:
-        """Whether the mirror holds ``commit`` (an object database look-up; nothing is parsed)."""
+        """Whether the mirror holds ``commit``, readable, as a commit."""
         self._wait_inflight(url)
-        if not self.mirror_path(url).exists():
-            return False
         if commit in self._present.get(url, ()):
             return True
+        if not self.mirrored(url):
+            return False
         try:
-            found = commit in self._repo(url)
+            found = is_commit_object(self._repo(url), commit)
         except (ValueError, pygit2.GitError):
             return False
         if found:
@@ -312,7 +312,10 @@ class GitCache:
         """The commit one ref (``refs/tags/v1.0.0``) names, without listing every ref."""
         self._wait(url)
         reference = self._repo(url).references.get(name)
-        return peel_commit(reference) if reference is not None else None
+        if reference is None:
+            return None
+        target = str(reference.resolve().target)
+        return target if target in self._present.get(url, ()) else peel_commit(reference)  # a lightweight tag on a known commit
 
     def read_file(self, url: str, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` at ``commit``, or None when the file is absent; a file over ``max_manifest_bytes`` is refused unread."""

@@ -244,3 +244,22 @@ def peel_commit(ref: Any) -> str | None:
         return str(ref.peel(pygit2.Commit).id)
     except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
         return None
+
+
+def mirror_present(path: Path) -> bool:
+    """Whether a mirror directory is at ``path``; a symlink or a file there is a LayoutError (a fetch must never follow one)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISLNK(mode):
+        raise LayoutError(f"The cached mirror {path} is a symlink; salt-shaker never follows one (a fetch would rewrite the repository it points at): "
+                          "remove the link and run again.")
+    if not stat.S_ISDIR(mode):
+        raise LayoutError(f"The cached mirror {path} is not a directory; remove it and run again (salt-shaker fetches the mirror afresh).")
+    return True
+
+
+def is_commit_object(repo: pygit2.Repository, oid: str) -> bool:
+    """Whether ``oid`` names a commit in ``repo``. The object is read whole: a damaged pack fails here (a GitError), not later."""
+    return isinstance(repo.get(oid), pygit2.Commit)

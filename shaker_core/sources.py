@@ -14,6 +14,7 @@ DEFAULT_SOURCE_TEMPLATE = "git@github.com:{org}/{name}.git"
 _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SCP_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/\\].*)$")
 URL_SCHEMES = ("https", "http", "ssh", "git", "file")
+_SPACE_OR_CONTROL_RE = re.compile(r"[\s\x00-\x1f]")  # exactly str.isspace() or a code point below 32
 
 
 def looks_like_url(text: str) -> bool:
@@ -46,7 +47,7 @@ def check_url(url: str) -> str | None:
         return "starts with '-', which git would read as an option"
     if "::" in url.split("/")[0] or url.startswith(("ext:", "fd:")):
         return "uses a git remote helper ('<transport>::'), which can run commands; use https://, ssh:// or file://"
-    if any(char.isspace() or ord(char) < 32 for char in url):
+    if _SPACE_OR_CONTROL_RE.search(url):
         return "contains whitespace or control characters"
     if "://" in url:
         scheme = url.split("://", 1)[0].lower()
