@@ -323,6 +323,9 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
     parser.add_argument("--no-peers", action="store_true", help="leave out r10k and ansible-galaxy (for N=3000 by hand: r10k alone takes many minutes)")
     args = parser.parse_args()
+    kinds = ["plain", "backtrack"] if args.forges == "both" else args.forges.split(",")
+    if not set(kinds) <= {"plain", "backtrack"}:
+        parser.error(f"--forges takes plain, backtrack, both or a comma-separated list of them, not {args.forges!r}")
     if args.no_peers:
         global R10K, GALAXY, PEERS_LEFT_OUT
         R10K = GALAXY = None
@@ -333,7 +336,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shaker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
-    for kind in args.forges.split(","):
+    for kind in kinds:
         for size in sizes:
             rounds = measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt, kind, args.delay)
             suffix = "" if kind == "plain" else f"-{kind}"

@@ -122,10 +122,7 @@ class GitCache:
         return url in self._repos or mirror_present(self._path_of(url))
 
     def _path_of(self, url: str) -> Path:
-        path = self._mirror_paths.get(url)
-        if path is None:
-            path = self._mirror_paths[url] = self.cache_dir / mirror_name(url)
-        return path
+        return self._mirror_paths.get(url) or self._mirror_paths.setdefault(url, self.cache_dir / mirror_name(url))
 
     def prefetch(self, urls: Iterable[str]) -> None:
         """Start fetching, in the background (bounded pool), every URL the fetch policy says to fetch."""
@@ -194,7 +191,8 @@ class GitCache:
     def _sync_mirror(self, url: str) -> None:
         self._fetching.url = url
         try:
-            self._update_mirror(url)
+            with self._fetcher.slot(url):
+                self._update_mirror(url)
             if self.discover is not None:
                 self.discover(url)
         finally:

@@ -6,12 +6,13 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import urllib.parse
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pygit2
 
@@ -26,12 +27,22 @@ REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
 Progress = Callable[[int], None] | None  # told the bytes received so far
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Fetcher:
-    """Brings one bare mirror up to date with its source, with these credentials and this deadline."""
+    """Brings one bare mirror up to date with its source, with these credentials and this deadline.
+
+    Fetches from sources on this machine (file://) run at most one per core, whatever ``jobs`` says: they have
+    no network wait to overlap, so more threads than cores only queue on the interpreter lock and libgit2's own.
+    """
 
     credentials: Credentials
     timeout: float
+    local_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(usable_cores()), compare=False)
 
     @staticmethod
     def usable(path: Path) -> bool:
@@ -56,6 +67,10 @@ class Fetcher:
             os.rename(staging, path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def slot(self, url: str) -> AbstractContextManager[Any]:
+        """Held while a mirror of ``url`` is brought up to date: one of the cores for a local source, nothing for a remote one."""
+        return self.local_slots if local_path(url) is not None else nullcontext()
 
     def fetch_into(self, path: Path, url: str, progress: Progress) -> None:
         local = local_path(url)

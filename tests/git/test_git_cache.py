@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.forge import Exec, Forge, Link, git
@@ -13,6 +16,7 @@ from helpers.run import path_names
 
 from shaker_core.errors import GitError, LayoutError
 from shaker_core.git import Credentials, GitCache
+from shaker_core.gitfetch import Fetcher, usable_cores
 from shaker_core.manifest import parse_manifest
 from shaker_core.resolver import resolve
 from shaker_core.sources import url_for
@@ -322,3 +326,41 @@ def test_git_and_libgit2_see_no_configuration_but_the_repository_own(tmp_path: P
 
     keys = {entry.name for entry in pygit2.Repository(str(repo)).config}
     assert keys and all(key.startswith("core.") for key in keys), keys
+
+
+class FetchesInFlight:
+    """Wraps Fetcher.fetch_into to count how many run at once; each is held 50 ms so that overlapping ones do overlap."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+        real = Fetcher.fetch_into
+
+        def counted(fetcher: Fetcher, *args: Any) -> None:
+            with self._lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                time.sleep(0.05)
+                real(fetcher, *args)
+            finally:
+                with self._lock:
+                    self.now -= 1
+
+        monkeypatch.setattr(Fetcher, "fetch_into", counted)
+
+
+@pytest.mark.parametrize("transport", ["file", "http"])
+def test_local_sources_are_fetched_at_most_one_per_core_and_remote_ones_jobs_at_once(
+    forge: Forge, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """A file:// fetch has no network wait to overlap: more at once than cores only queue. An HTTP one may wait on a far host."""
+    formulas = [forge.formula(f"org/f{i}-formula", {f"f{i}/init.sls": "a: 1\n"}, tag="v1.0.0") for i in range(12)]
+    jobs = 6
+    in_flight = FetchesInFlight(monkeypatch)
+    with GitHttpServer(forge.root) as server, GitCache(cache_dir, jobs=jobs) as cache:
+        urls = [f.url if transport == "file" else f"{server.url}{f.name}.git" for f in formulas]
+        cache.prefetch(urls)
+        assert all(cache.versions(url) == {"v1.0.0": f.head()} for url, f in zip(urls, formulas, strict=True))
+
+    assert in_flight.most == (min(jobs, usable_cores()) if transport == "file" else jobs)
