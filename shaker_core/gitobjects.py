@@ -123,9 +123,7 @@ def _loose_and_small(paths: list[Path], min_bytes: int) -> bool:
         if path.parent.name == "pack":
             return False
         try:
-            with open(path, "rb") as handle:
-                header = zlib.decompressobj().decompress(handle.read(64), 64)
-            total += int(header.split(b"\0", 1)[0].split(b" ")[1])
+            total += _loose_size(path)
         except (OSError, zlib.error, ValueError, IndexError):
             return False  # unreadable here: seeding reports it with the file's name
         if total >= min_bytes:
@@ -133,18 +131,32 @@ def _loose_and_small(paths: list[Path], min_bytes: int) -> bool:
     return True
 
 
+def _loose_size(path: Path) -> int:
+    """The inflated size a loose object's header states (``blob 1234\\0``); raw reads, since a forge holds thousands of them."""
+    handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        header = zlib.decompressobj().decompress(os.read(handle, 64), 64)
+    finally:
+        os.close(handle)
+    return int(header.split(b"\0", 1)[0].split(b" ")[1])
+
+
 def object_files(objects: Path) -> Iterator[Path]:
     """Complete loose objects and packs under ``objects`` (regular files only; never temporary files, quarantines or alternates)."""
-    for directory, dirnames, filenames in os.walk(objects):
-        here = Path(directory)
-        if here == objects:
-            dirnames[:] = [d for d in dirnames if d == "pack" or (len(d) == 2 and all(c in "0123456789abcdef" for c in d))]
-        for name in filenames:
-            path = here / name
-            in_pack = here.name == "pack" and name.endswith((".pack", ".idx", ".rev"))
-            loose = here.name != "pack" and len(name) >= 38 and not name.startswith("tmp")
-            if (in_pack or loose) and not name.startswith("tmp") and stat.S_ISREG(os.lstat(path).st_mode):
-                yield path
+    try:
+        top = [entry for entry in os.scandir(objects) if entry.is_dir(follow_symlinks=False) and _is_object_dir(entry.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for directory in top:
+        in_pack = directory.name == "pack"
+        for entry in os.scandir(directory.path):
+            wanted = entry.name.endswith((".pack", ".idx", ".rev")) if in_pack else len(entry.name) >= 38
+            if wanted and not entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False):  # the type from the listing: no stat
+                yield Path(entry.path)
+
+
+def _is_object_dir(name: str) -> bool:
+    return name == "pack" or (len(name) == 2 and all(c in "0123456789abcdef" for c in name))
 
 
 def check_refs_readable(repo: pygit2.Repository) -> None:
