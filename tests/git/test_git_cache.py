@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import stat
 import threading
@@ -14,6 +15,7 @@ from helpers.forge import Exec, Forge, Link, git
 from helpers.http_git import GitHttpServer
 from helpers.run import path_names
 
+from shaker_core import gitobjects
 from shaker_core.errors import GitError, LayoutError
 from shaker_core.git import Credentials, GitCache
 from shaker_core.gitfetch import Fetcher, usable_cores
@@ -364,3 +366,60 @@ def test_local_sources_are_fetched_at_most_one_per_core_and_remote_ones_jobs_at_
         assert all(cache.versions(url) == {"v1.0.0": f.head()} for url, f in zip(urls, formulas, strict=True))
 
     assert in_flight.most == (min(jobs, usable_cores()) if transport == "file" else jobs)
+
+
+def test_a_tag_is_read_as_the_commit_it_names_whether_light_annotated_or_on_a_tree(forge: Forge, cache_dir: Path) -> None:
+    """``ref`` answers the same before and after the commit is known (a known commit skips the peel); a tree is never a commit."""
+    users = forge.formula("org/users-formula", {"users/init.sls": "a: 1\n"}, tag="v1.0.0")
+    light = users.tag("v1.0.0-light", annotated=False)
+    tree = users.git("rev-parse", "main^{tree}")
+    users.git("tag", "on-a-tree", tree)
+    commit = users.head()
+
+    with GitCache(cache_dir) as cache:
+        before = {tag: cache.ref(users.url, f"refs/tags/{tag}") for tag in ("v1.0.0", "v1.0.0-light", "on-a-tree", "absent")}
+        assert cache.has_commit(users.url, commit) and not cache.has_commit(users.url, tree)
+        after = {tag: cache.ref(users.url, f"refs/tags/{tag}") for tag in ("v1.0.0", "v1.0.0-light", "on-a-tree", "absent")}
+
+    assert before == after == {"v1.0.0": commit, "v1.0.0-light": light, "on-a-tree": None, "absent": None}
+    assert light == commit
+
+
+def test_object_files_lists_complete_objects_as_a_realpath_oracle_would(tmp_path: Path) -> None:
+    """Random object directories with temporary files, symlinks, nested directories and strays: only complete objects and packs."""
+    rng = random.Random(20261203)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / ("e" * 38)).write_bytes(b"x")
+    for trial in range(40):
+        objects = tmp_path / f"t{trial}" / "objects"
+        objects.mkdir(parents=True)
+        expected: set[str] = set()
+        for _ in range(rng.randint(0, 30)):
+            expected |= _random_object_entry(rng, objects, outside)
+        found = {str(p.relative_to(objects)) for p in gitobjects.object_files(objects)}
+        assert found == expected, trial
+
+
+def _random_object_entry(rng: random.Random, objects: Path, outside: Path) -> set[str]:
+    """Make one entry under ``objects``; return its path if it is a complete object (judged by ``lstat`` and ``realpath``)."""
+    directory = rng.choice(["ab", "0f", "pack", "info", "xy", "abc", "pack/sub", "ab/cd"])
+    name = rng.choice(["c" * 38, "tmp_obj_" + "c" * 30, "pack-1.pack", "pack-1.idx", "pack-1.rev", "pack-1.keep", "tmp_pack_1.pack", "short"])
+    place = objects / directory
+    place.mkdir(parents=True, exist_ok=True)
+    path = place / name
+    kind = rng.choice(["file", "file", "link-out", "link-in", "dir"])
+    if path.exists() or path.is_symlink():
+        return set()
+    if kind == "file":
+        path.write_bytes(b"object")
+    elif kind == "dir":
+        path.mkdir()
+    else:
+        os.symlink(outside / ("e" * 38) if kind == "link-out" else objects, path)
+    relative = str(path.relative_to(objects))
+    parent = relative.rsplit("/", 1)[0]
+    complete = stat.S_ISREG(os.lstat(path).st_mode) and os.path.realpath(path) == str(path) and not name.startswith("tmp")
+    in_pack = parent == "pack" and name.endswith((".pack", ".idx", ".rev"))
+    loose = len(parent) == 2 and all(c in "0123456789abcdef" for c in parent) and len(name) >= 38
+    return {relative} if complete and (in_pack or loose) else set()
