@@ -312,7 +312,7 @@ class GitCache:
         reference = self._repo(url).references.get(name)
         if reference is None:
             return None
-        target = str(reference.resolve().target)
+        target = str(reference.target)  # a commit id, or the name a symbolic ref points at
         return target if target in self._present.get(url, ()) else peel_commit(reference)  # a lightweight tag on a known commit
 
     def read_file(self, url: str, commit: str, path: str) -> bytes | None:
