@@ -323,11 +323,19 @@ def report(size: int, rounds: dict[str, list[Sample]], kind: str = "plain", held
         print("  ansible-galaxy not installed: pip install ansible-core")
 
 
+def forge_kinds(value: str) -> list[str]:
+    """``--forges``: ``both``, or a comma-separated list of plain and backtrack."""
+    kinds = ["plain", "backtrack"] if value == "both" else value.split(",")
+    if not set(kinds) <= {"plain", "backtrack"}:
+        raise argparse.ArgumentTypeError(f"takes plain, backtrack, both or a comma-separated list of them, not {value!r}")
+    return kinds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20,100,300", help="comma-separated formula counts (add 1000 for the large run)")
     parser.add_argument("--tags", type=int, default=5)
-    parser.add_argument("--forges", default="plain,backtrack", help="forge kinds (bench/forge.py --kind): plain, backtrack or both")
+    parser.add_argument("--forges", type=forge_kinds, default="plain,backtrack", help="forge kinds (bench/forge.py --kind): plain, backtrack or both")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--delay", type=float, default=0.0,
                         help="serve the forge over smart HTTP with this many seconds of delay per request (0.05: a far git host); 0: file://")
@@ -336,9 +344,6 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="add N=1000 to the sizes")
     parser.add_argument("--no-peers", action="store_true", help="leave out r10k and ansible-galaxy (for N=3000 by hand: r10k alone takes many minutes)")
     args = parser.parse_args()
-    kinds = ["plain", "backtrack"] if args.forges == "both" else args.forges.split(",")
-    if not set(kinds) <= {"plain", "backtrack"}:
-        parser.error(f"--forges takes plain, backtrack, both or a comma-separated list of them, not {args.forges!r}")
     if args.no_peers:
         global R10K, GALAXY, PEERS_LEFT_OUT
         R10K = GALAXY = None
@@ -349,7 +354,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shaker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
-    for kind in kinds:
+    for kind in args.forges:
         for size in sizes:
             rounds = measure_size(size, args.tags, args.runs, workdir.resolve(), args.salt, kind, args.delay)
             suffix = "" if kind == "plain" else f"-{kind}"

@@ -110,3 +110,11 @@ def test_the_resolver_bench_resolves_the_backtracking_forge_graph_with_held_form
     held = {name for name, pin in resolution.pins.items() if pin.ref != "v1.4.0"}
     expected_held = {f"{forge_module.ORG}/f{i}-formula" for i in range(count) if forge_module.held(i, count)}
     assert expected_held <= held and held
+
+
+def test_the_benchmark_refuses_an_unknown_forge_kind_before_doing_anything(tmp_path):
+    workdir = tmp_path / "work"
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--forges", "plain,bogus", "--workdir", str(workdir)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--forges: takes plain, backtrack, both" in done.stderr and "'plain,bogus'" in done.stderr, done.stderr
+    assert not workdir.exists()
